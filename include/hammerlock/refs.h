@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hammerlock/refs.h - the integrated reference count and interlock.
+ *
+ * The word and its states are drawn in hammerlock/types.h.  The protocol a
+ * cache builds on it:
+ *
+ *   get:      if (hl_ref_interlock(l)) {           // 0->1, or CHECK set
+ *                     if (load(obj) == 0)          // idempotent
+ *                             hl_ref_interlock_done(l);
+ *                     else if (hl_rel_interlock(l, true)) {
+ *                             unload(obj);         // failure path
+ *                             hl_rel_interlock_done(l, true);
+ *                     }
+ *             }
+ *   release:  if (hl_rel_interlock(l, false)) {    // 1->0, interlocked
+ *                     unload(obj);
+ *                     hl_rel_interlock_done(l, false);
+ *             }
+ *   reclaim:  if (hl_try_interlock_norefs(l)) {    // never blocks
+ *                     drop_memory(obj);
+ *                     hl_put_interlock(l, 0);
+ *             }
+ *
+ * The hot paths (N->N+1 with CHECK clear, N->N-1 with N > 1) are inline
+ * here and are one compare-and-swap; every other transition is out of
+ * line.  None of the functions touches lockval.  Functions marked "may
+ * sleep" sleep on the refs word (futex) and are woken by the thread that
+ * clears LOCKED; the others never sleep and never make a system call,
+ * except that giving up the interlock wakes sleepers when WANTED was set.
+ */
+#ifndef HAMMERLOCK_REFS_H
+#define HAMMERLOCK_REFS_H
+
+#include <hammerlock/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Out-of-line slow paths of the inline functions below (not API). */
+HL_EXPORT void hl__ref_slow(struct hl_lock *l);
+HL_EXPORT void hl__rel_slow(struct hl_lock *l);
+HL_EXPORT bool hl__ref_interlock_slow(struct hl_lock *l);
+HL_EXPORT bool hl__rel_interlock_slow(struct hl_lock *l, bool locked);
+
+/*
+ * Take a reference.  Sets CHECK on 0->1 (the object must then be loaded
+ * by whoever takes the interlock).  Only legal on an object that is
+ * already referenced or whose interlock the caller holds (checked in
+ * debug builds).  Acquire.  Never sleeps.  Fatal on count overflow.
+ */
+static inline void
+hl_ref(struct hl_lock *l)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+	uint32_t cnt = lv & HL_REFS_COUNT_MASK;
+
+	if (HL_LIKELY(cnt != 0 && cnt != HL_REFS_COUNT_MASK) &&
+	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
+		memory_order_acquire, memory_order_relaxed))
+		return;
+	hl__ref_slow(l);
+}
+
+/*
+ * Drop a reference.  Clears CHECK on 1->0.  Never takes the interlock,
+ * never wakes anyone: use hl_rel_interlock() where the 1->0 transition
+ * must unload.  Release.  Never sleeps.  Fatal if the count is 0.
+ */
+static inline void
+hl_rel(struct hl_lock *l)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+
+	if (HL_LIKELY((lv & HL_REFS_COUNT_MASK) > 1) &&
+	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv - 1,
+		memory_order_release, memory_order_relaxed))
+		return;
+	hl__rel_slow(l);
+}
+
+/*
+ * Take a reference, and the interlock when the object must be loaded or
+ * re-validated.
+ *
+ * Returns false at once on N->N+1 with CHECK clear: the object is loaded
+ * and the loader's writes are visible.  Returns true, holding LOCKED with
+ * CHECK set, on 0->1, or when CHECK is set and the interlock is free: the
+ * caller must load/validate and then call hl_ref_interlock_done() on
+ * success or hl_rel_interlock(l, true) on failure.  When CHECK is set and
+ * another thread holds the interlock, keeps its reference and sleeps until
+ * CHECK clears (false) or it can take the interlock with CHECK still set
+ * (true).  The count may exceed 1 when true is returned.
+ *
+ * Acquire.  May sleep.  Fatal on count overflow.
+ */
+static inline HL_MUST_CHECK bool
+hl_ref_interlock(struct hl_lock *l)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+	uint32_t cnt = lv & HL_REFS_COUNT_MASK;
+
+	if (HL_LIKELY(cnt != 0 && cnt != HL_REFS_COUNT_MASK &&
+		(lv & HL_REFS_CHECK) == 0) &&
+	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
+		memory_order_acquire, memory_order_relaxed))
+		return false;
+	return hl__ref_interlock_slow(l);
+}
+
+/*
+ * Drop a reference; on 1->0 take the interlock in the same
+ * compare-and-swap.
+ *
+ * locked == false: returns true on 1->0 with LOCKED held (the caller
+ * unloads, then calls hl_rel_interlock_done(l, false)); returns false on
+ * N->N-1 with N > 1.  With count 1 and the interlock held by another
+ * thread, sleeps until it is free.
+ *
+ * locked == true: the caller already holds the interlock (failure or
+ * unload path): the reference is dropped, the interlock kept, and true is
+ * returned; finish with hl_rel_interlock_done(l, true).
+ *
+ * True on 1->0 only means the count reached 0, not that it stays there:
+ * a thread that references the object meanwhile sets CHECK and reloads
+ * after the interlock is released.
+ *
+ * Release (and acquire when true is returned).  May sleep.  Fatal if the
+ * count is 0, or if locked is true and the interlock is not held.
+ */
+static inline bool
+hl_rel_interlock(struct hl_lock *l, bool locked)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+
+	if (HL_LIKELY(!locked && (lv & HL_REFS_COUNT_MASK) > 1) &&
+	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv - 1,
+		memory_order_release, memory_order_relaxed))
+		return false;
+	return hl__rel_interlock_slow(l, locked);
+}
+
+/*
+ * The word must be exactly 0 (fatal otherwise); it becomes
+ * 1|LOCKED|CHECK.  For objects the caller has just constructed and not
+ * yet published.  Returns true.  Acquire.  Never sleeps.
+ */
+HL_EXPORT bool hl_ref_interlock_true(struct hl_lock *l);
+
+/*
+ * The load succeeded: clear LOCKED, WANTED and CHECK, keep the count, and
+ * wake sleepers if WANTED was set.  Fatal without the interlock.
+ * Release.  Never sleeps.
+ */
+HL_EXPORT void hl_ref_interlock_done(struct hl_lock *l);
+
+/*
+ * End the interlock taken by hl_rel_interlock(): clear LOCKED and WANTED,
+ * and CHECK only if the count is 0, so that a thread which referenced the
+ * object meanwhile gets true from hl_ref_interlock() and re-validates.
+ * Wakes sleepers if WANTED was set.  orig_locked is the `locked' argument
+ * given to hl_rel_interlock() (kept for the API; the rule is the same).
+ * Fatal without the interlock.  Release.  Never sleeps.
+ */
+HL_EXPORT void hl_rel_interlock_done(struct hl_lock *l, bool orig_locked);
+
+/*
+ * Take the interlock whatever the count, sleeping while another thread
+ * holds it.  Returns the CHECK bit seen when it was taken (true: the
+ * object needs loading, as for hl_ref_interlock()).  Finish with
+ * hl_put_interlock().  Acquire.  May sleep.
+ */
+HL_EXPORT bool hl_get_interlock(struct hl_lock *l);
+
+/*
+ * Take the interlock only if the whole word is 0 (no references, no
+ * interlock, no flags), leaving 0|LOCKED.  For reclaimers and completion
+ * callbacks, which must never block.  Acquire.  Never sleeps.
+ */
+HL_EXPORT HL_MUST_CHECK bool hl_try_interlock_norefs(struct hl_lock *l);
+
+/*
+ * Release an interlock taken by hl_get_interlock() or
+ * hl_try_interlock_norefs(): clear LOCKED and WANTED; set CHECK if error
+ * is non-zero and references remain (they must re-validate), clear it
+ * otherwise.  Wakes sleepers if WANTED was set.  Fatal without the
+ * interlock.  Release.  Never sleeps.
+ */
+HL_EXPORT void hl_put_interlock(struct hl_lock *l, int error);
+
+/* Queries: snapshots of the refs word (relaxed loads). */
+static inline HL_MUST_CHECK uint32_t
+hl_isactive(const struct hl_lock *l)
+{
+	return atomic_load_explicit(&l->refs, memory_order_relaxed) &
+	    HL_REFS_COUNT_MASK;
+}
+
+static inline HL_MUST_CHECK bool
+hl_oneref(const struct hl_lock *l)
+{
+	return hl_isactive(l) == 1;
+}
+
+static inline HL_MUST_CHECK bool
+hl_norefs(const struct hl_lock *l)
+{
+	return hl_isactive(l) == 0;
+}
+
+/* True if the whole word is 0: no references, interlock or flags. */
+static inline HL_MUST_CHECK bool
+hl_norefsorlock(const struct hl_lock *l)
+{
+	return atomic_load_explicit(&l->refs, memory_order_relaxed) == 0;
+}
+
+static inline HL_MUST_CHECK bool
+hl_refsorlock(const struct hl_lock *l)
+{
+	return atomic_load_explicit(&l->refs, memory_order_relaxed) != 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAMMERLOCK_REFS_H */
