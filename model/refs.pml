@@ -76,6 +76,9 @@ byte ilk_owner = NOBODY;        /* who holds LOCKED (property 1) */
 byte hold[NPROC];               /* per process: H_NONE / H_FRESH / H_STALE */
 byte nfresh = 0;                /* number of H_FRESH entries in hold[] */
 byte finished = 0;              /* workers that have terminated */
+bool inval_busy = 0;            /* invalidation in progress: from the step
+                                   that discards the data until the
+                                   put_interlock CAS that publishes it */
 
 /* ---- ghost helpers (used only inside atomic steps) ------------------- */
 inline become_fresh()
@@ -83,6 +86,26 @@ inline become_fresh()
 	if
 	:: hold[_pid] != H_FRESH -> hold[_pid] = H_FRESH; nfresh++
 	:: else -> skip
+	fi
+}
+
+/*
+ * ref_interlock decided to return FALSE: the caller may use the data now.
+ * It must be loaded (property 2), unless an invalidation is in progress:
+ * a reference taken before the invalidation is published is stale.
+ */
+inline returned_false()
+{
+	if
+	:: inval_busy ->
+		if
+		:: hold[_pid] == H_FRESH -> nfresh--
+		:: else -> skip
+		fi;
+		hold[_pid] = H_STALE
+	:: else ->
+		assert(loaded);				/* property 2 */
+		become_fresh()
 	fi
 }
 
@@ -130,6 +153,8 @@ inline cas_release(o, n)
 		:: word == o ->
 			assert(ilk_owner == _pid);
 			ilk_owner = NOBODY;
+			inval_busy = 0;	/* only the invalidator can
+					   release while it is set */
 			word = n; ok = true
 		:: else -> ok = false
 		fi
@@ -147,8 +172,7 @@ inline cas_false(o, n)
 		if
 		:: word == o ->
 			word = n; ok = true;
-			assert(loaded);			/* property 2 */
-			become_fresh()
+			returned_false()
 		:: else -> ok = false
 		fi
 	}
@@ -268,8 +292,7 @@ inline ref_interlock(r)
 			:: (lv & CHECK) == 0 ->
 				/* Someone else loaded it: return FALSE. */
 				ph = 2;
-				assert(loaded);		/* property 2 */
-				become_fresh()
+				returned_false()
 			:: else ->
 				if
 				:: (lv & LOCKED) != 0 -> nlv = lv | WANTED; ph = 3
@@ -581,6 +604,7 @@ proctype invalidator()
 		get_interlock(r);
 		atomic {
 			loaded = 0;
+			inval_busy = 1;
 			i = 0;
 			do
 			:: i < NPROC ->
