@@ -58,7 +58,11 @@ waiter_self(void)
 	if (HL_LIKELY(w->registered))
 		return w;
 	pthread_once(&reg_once, reg_init);
+#ifdef SYS_gettid
 	w->tid = (long)syscall(SYS_gettid);
+#else
+	w->tid = (long)(uintptr_t)pthread_self();
+#endif
 	pthread_mutex_lock(&reg_mtx);
 	if ((w->next = reg_head) != NULL)
 		reg_head->pprev = &w->next;

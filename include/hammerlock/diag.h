@@ -41,15 +41,16 @@ struct hl_lock_stats {
 	uint64_t refs_wakeups;	 /* wake calls on a refs word */
 	uint64_t lock_sleeps;	 /* sleeps on a lockval word */
 	uint64_t lock_wakeups;	 /* wake calls on a lockval word */
-	uint64_t lock_contended; /* lock requests that found it unavailable */
+	uint64_t lock_contended; /* blocking lock requests that had to wait */
 };
 
 HL_EXPORT void hl_lock_stats_get(struct hl_lock_stats *st);
 
 /*
  * Print every thread that is sleeping in hammerlock now: its ident, the
- * lock, which word and both words' values.  For watchdogs; safe to call
- * from any thread while others sleep.  Returns the number of sleepers.
+ * lock, which word and both words' values.  For watchdogs and debuggers:
+ * it reads each sleeper's lock, so the locks must not be freed while it
+ * runs.  Returns the number of sleepers.
  */
 HL_EXPORT int hl_dump_waiters(FILE *fp);
 

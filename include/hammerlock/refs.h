@@ -18,9 +18,14 @@
  *                     hl_rel_interlock_done(l, false);
  *             }
  *   reclaim:  if (hl_try_interlock_norefs(l)) {    // never blocks
- *                     drop_memory(obj);
- *                     hl_put_interlock(l, 0);
+ *                     dropped = drop_memory(obj);  // may decline
+ *                     hl_put_interlock(l, dropped);
  *             }
+ *
+ * The reclaimer must pass a non-zero `error' to hl_put_interlock() when
+ * it dropped the contents: a thread that referenced the object meanwhile
+ * is asleep with CHECK set, and only a non-zero error keeps CHECK so that
+ * it reloads.  With 0 it would get false and use dropped memory.
  *
  * The hot paths (N->N+1 with CHECK clear, N->N-1 with N > 1) are inline
  * here and are one compare-and-swap; every other transition is out of
@@ -28,6 +33,10 @@
  * sleep" sleep on the refs word (futex) and are woken by the thread that
  * clears LOCKED; the others never sleep and never make a system call,
  * except that giving up the interlock wakes sleepers when WANTED was set.
+ * A function that would sleep waiting for an interlock the calling thread
+ * holds itself is fatal ("thread waits for an interlock it holds").
+ * "Fatal without the interlock" checks LOCKED always, and that the caller
+ * is the holder in debug builds (HL_DEBUG).
  */
 #ifndef HAMMERLOCK_REFS_H
 #define HAMMERLOCK_REFS_H
@@ -184,7 +193,8 @@ HL_EXPORT HL_MUST_CHECK bool hl_try_interlock_norefs(struct hl_lock *l);
  * Release an interlock taken by hl_get_interlock() or
  * hl_try_interlock_norefs(): clear LOCKED and WANTED; set CHECK if error
  * is non-zero and references remain (they must re-validate), clear it
- * otherwise.  Wakes sleepers if WANTED was set.  Fatal without the
+ * otherwise.  Pass a non-zero error whenever the contents were dropped or
+ * invalidated under the interlock.  Wakes sleepers if WANTED was set.  Fatal without the
  * interlock.  Release.  Never sleeps.
  */
 HL_EXPORT void hl_put_interlock(struct hl_lock *l, int error);

@@ -56,15 +56,16 @@
  * The lockval word
  * ----------------
  *
- *    31  30         29       28           0
- *   +---+----------+--------+-------------+
- *   | 0 | EXCLUSIVE| WANTED |   count     |
- *   +---+----------+--------+-------------+
+ *    31  30         29       28  27                   0
+ *   +---+----------+--------+---+----------------------+
+ *   | 0 | EXCLUSIVE| WANTED | 0 |        count         |
+ *   +---+----------+--------+---+----------------------+
  *
  *   count      number of holds (shared holders, or the exclusive owner's
  *              recursion depth); HL_LOCKF_COUNT_MASK.
  *   EXCLUSIVE  held exclusively by `lowner'.
  *   WANTED     at least one thread sleeps on this word (futex on &lockval).
+ *   bits 28, 31 reserved, always 0.
  *
  * Memory ordering
  * ---------------
@@ -87,7 +88,7 @@
  *
  * The count never carries into the flag bits: taking a reference when the
  * count is HL_REFS_COUNT_MASK, or releasing one when it is 0, is fatal
- * (see hammerlock/fatal.h), as is the same on the lockval count.
+ * (see hammerlock/diag.h), as is the same on the lockval count.
  *
  * Owners
  * ------
