@@ -227,6 +227,9 @@ hl__rel_interlock_slow(struct hl_lock *l, bool locked)
 		if (HL_UNLIKELY((lv & HL_REFS_LOCKED) == 0))
 			hl__fatal("hl_rel_interlock", l,
 			    "locked=true but the interlock is not held");
+		if (HL_UNLIKELY(R_COUNT(lv) == 0))
+			hl__fatal("hl_rel_interlock", l,
+			    "release with no reference");
 		if (hl_debug &&
 		    atomic_load_explicit(&l->rowner, memory_order_relaxed) !=
 			hl__self())

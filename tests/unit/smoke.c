@@ -8,9 +8,8 @@ main(void)
 	struct hl_lock l = HL_LOCK_INITIALIZER;
 
 	HT_CHECK(hl_ref_interlock(&l), "0->1 must interlock");
-	HT_CHECK(atomic_load(&l.refs) ==
-		(1 | HL_REFS_LOCKED | HL_REFS_CHECK), "refs %#x",
-	    atomic_load(&l.refs));
+	HT_CHECK(atomic_load(&l.refs) == (1 | HL_REFS_LOCKED | HL_REFS_CHECK),
+	    "refs %#x", atomic_load(&l.refs));
 	hl_ref_interlock_done(&l);
 	HT_CHECK(!hl_ref_interlock(&l), "N->N+1 must not interlock");
 	HT_CHECK(!hl_rel_interlock(&l, false), "2->1");
