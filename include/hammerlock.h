@@ -11,9 +11,9 @@
 #ifndef HAMMERLOCK_H
 #define HAMMERLOCK_H
 
-#define HL_VERSION_MAJOR 0
-#define HL_VERSION_MINOR 1
-#define HL_VERSION_PATCH 0
+#define HL_VERSION_MAJOR  0
+#define HL_VERSION_MINOR  1
+#define HL_VERSION_PATCH  0
 #define HL_VERSION_STRING "0.1.0"
 
 #include <hammerlock/types.h>

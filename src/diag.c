@@ -30,8 +30,7 @@ hl_set_fatal_handler(hl_fatal_fn fn)
 
 int
 hl_fatal_format(char *buf, size_t len, const char *func,
-    const struct hl_lock *l, uint32_t refs, uint32_t lockval,
-    const char *msg)
+    const struct hl_lock *l, uint32_t refs, uint32_t lockval, const char *msg)
 {
 	return snprintf(buf, len,
 	    "hammerlock: fatal: %s: %s (lock %p refs=0x%08x lockval=0x%08x)",
@@ -44,8 +43,8 @@ hl__fatal(const char *func, const struct hl_lock *l, const char *msg)
 	uint32_t refs = atomic_load((_Atomic uint32_t *)&l->refs);
 	uint32_t lockval = atomic_load((_Atomic uint32_t *)&l->lockval);
 
-	atomic_load(&fatal_fn)(func, l, refs, lockval, msg);
-	abort();	/* a handler must not return */
+	atomic_load (&fatal_fn)(func, l, refs, lockval, msg);
+	abort(); /* a handler must not return */
 }
 
 void

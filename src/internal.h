@@ -27,12 +27,12 @@ static const bool hl_debug = false;
 static inline uintptr_t
 hl__self(void)
 {
-	return (uintptr_t)pthread_self();
+	return hl__self_id();
 }
 
 /* Report misuse of `l' from `func' and abort; never returns. */
-HL_HIDDEN noreturn void hl__fatal(const char *func, const struct hl_lock *l,
-    const char *msg);
+HL_HIDDEN noreturn void hl__fatal(
+    const char *func, const struct hl_lock *l, const char *msg);
 
 /* Which word of a lock a sleeper waits on. */
 enum hl_word { HL_WORD_REFS, HL_WORD_LOCKVAL };
@@ -42,8 +42,8 @@ enum hl_word { HL_WORD_REFS, HL_WORD_LOCKVAL };
  * FUTEX_WAIT does).  Returns on a wakeup, a signal, a spurious wakeup, or
  * at once if the word already differs: the caller re-reads and retries.
  */
-HL_HIDDEN void hl__sleep(struct hl_lock *l, enum hl_word which, uint32_t val,
-    const char *ident);
+HL_HIDDEN void hl__sleep(
+    struct hl_lock *l, enum hl_word which, uint32_t val, const char *ident);
 
 /* Wake every thread sleeping on the given word of `l'. */
 HL_HIDDEN void hl__wake(struct hl_lock *l, enum hl_word which);

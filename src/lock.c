@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define L_COUNT(lv) ((lv) & HL_LOCKF_COUNT_MASK)
+#define L_COUNT(lv) ((lv)&HL_LOCKF_COUNT_MASK)
 
 static inline uint32_t
 lv_load(struct hl_lock *l)
@@ -21,8 +21,8 @@ lv_load(struct hl_lock *l)
 static inline bool
 lv_cas(struct hl_lock *l, uint32_t *lv, uint32_t nlv, memory_order mo)
 {
-	return atomic_compare_exchange_weak_explicit(&l->lockval, lv, nlv, mo,
-	    memory_order_relaxed);
+	return atomic_compare_exchange_weak_explicit(
+	    &l->lockval, lv, nlv, mo, memory_order_relaxed);
 }
 
 static inline uintptr_t
@@ -41,8 +41,8 @@ lowner_set(struct hl_lock *l, uintptr_t td)
 static inline void
 need_ref(struct hl_lock *l, const char *func)
 {
-	if (HL_UNLIKELY(atomic_load_explicit(&l->refs,
-			    memory_order_relaxed) == 0))
+	if (HL_UNLIKELY(
+		atomic_load_explicit(&l->refs, memory_order_relaxed) == 0))
 		hl__fatal(func, l, "lock taken without a reference");
 }
 
@@ -209,9 +209,9 @@ hl_lock_downgrade(struct hl_lock *l, int shcount)
 {
 	uint32_t lv = lv_load(l);
 
-	if (HL_UNLIKELY(shcount < 1 ||
-		(lv & ~HL_LOCKF_WANTED) !=
-		    (HL_LOCKF_EXCLUSIVE | (uint32_t)shcount)))
+	if (HL_UNLIKELY(
+		shcount < 1 || (lv & ~HL_LOCKF_WANTED) !=
+				   (HL_LOCKF_EXCLUSIVE | (uint32_t)shcount)))
 		hl__fatal("hl_lock_downgrade", l,
 		    "lock not held exclusively with the given depth");
 	if (HL_UNLIKELY(lowner(l) != hl__self()))
@@ -233,8 +233,8 @@ hl_unlock(struct hl_lock *l)
 	if (HL_UNLIKELY(L_COUNT(lv) == 0))
 		hl__fatal("hl_unlock", l, "lock is not held");
 	if ((lv & HL_LOCKF_EXCLUSIVE) && HL_UNLIKELY(lowner(l) != hl__self()))
-		hl__fatal("hl_unlock", l,
-		    "lock held exclusively by another thread");
+		hl__fatal(
+		    "hl_unlock", l, "lock held exclusively by another thread");
 	for (;;) {
 		if (L_COUNT(lv) > 1) {
 			if (lv_cas(l, &lv, lv - 1, memory_order_release))

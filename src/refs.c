@@ -12,7 +12,7 @@
  */
 #include "internal.h"
 
-#define R_COUNT(lv) ((lv) & HL_REFS_COUNT_MASK)
+#define R_COUNT(lv) ((lv)&HL_REFS_COUNT_MASK)
 
 static inline uint32_t
 refs_load(struct hl_lock *l, memory_order mo)
@@ -23,32 +23,32 @@ refs_load(struct hl_lock *l, memory_order mo)
 static inline bool
 refs_cas(struct hl_lock *l, uint32_t *lv, uint32_t nlv, memory_order mo)
 {
-	return atomic_compare_exchange_weak_explicit(&l->refs, lv, nlv, mo,
-	    memory_order_relaxed);
+	return atomic_compare_exchange_weak_explicit(
+	    &l->refs, lv, nlv, mo, memory_order_relaxed);
 }
 
 static inline void
 rowner_set(struct hl_lock *l)
 {
-	atomic_store_explicit(&l->rowner, hl__self(), memory_order_relaxed);
+	hl__rowner_set(l, hl__self());
 }
 
 /*
  * Check that the caller of `func' holds the interlock, then clear the
  * interlock owner (before the compare-and-swap that releases LOCKED).
  */
-static void
+static uint32_t
 interlock_release_check(struct hl_lock *l, const char *func)
 {
 	uint32_t lv = refs_load(l, memory_order_relaxed);
 
 	if (HL_UNLIKELY((lv & HL_REFS_LOCKED) == 0))
 		hl__fatal(func, l, "interlock not held");
-	if (hl_debug &&
-	    atomic_load_explicit(&l->rowner, memory_order_relaxed) !=
-		hl__self())
+	if (hl_debug && atomic_load_explicit(
+			    &l->rowner, memory_order_relaxed) != hl__self())
 		hl__fatal(func, l, "interlock held by another thread");
 	atomic_store_explicit(&l->rowner, 0, memory_order_relaxed);
+	return lv;
 }
 
 /*
@@ -56,17 +56,17 @@ interlock_release_check(struct hl_lock *l, const char *func)
  * wait for ourselves.
  */
 static void
-interlock_wait(struct hl_lock *l, uint32_t lv, const char *func,
-    const char *ident)
+interlock_wait(
+    struct hl_lock *l, uint32_t lv, const char *func, const char *ident)
 {
-	if (HL_UNLIKELY(atomic_load_explicit(&l->rowner,
-			    memory_order_relaxed) == hl__self()))
+	if (HL_UNLIKELY(atomic_load_explicit(
+			    &l->rowner, memory_order_relaxed) == hl__self()))
 		hl__fatal(func, l, "thread waits for an interlock it holds");
 	if ((lv & HL_REFS_WANTED) == 0) {
 		uint32_t nlv = lv | HL_REFS_WANTED;
 
-		if (!atomic_compare_exchange_strong_explicit(&l->refs, &lv,
-			nlv, memory_order_relaxed, memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(&l->refs, &lv, nlv,
+			memory_order_relaxed, memory_order_relaxed))
 			return; /* word changed: caller re-reads */
 		lv = nlv;
 	}
@@ -109,6 +109,28 @@ hl__ref_slow(struct hl_lock *l)
 }
 
 void
+hl__rel_fixup(struct hl_lock *l, uint32_t old)
+{
+	uint32_t lv;
+
+	if (HL_UNLIKELY(R_COUNT(old) == 0)) {
+		/* Undo the borrow before anyone acts on it, then report. */
+		atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+		hl__fatal("hl_rel", l, "release with no reference");
+	}
+	if ((old & HL_REFS_CHECK) == 0)
+		return;
+	/*
+	 * 1->0 with CHECK set: clear CHECK unless the count has meanwhile
+	 * gone back up (a new 0->1 sets CHECK itself and owns it).
+	 */
+	lv = refs_load(l, memory_order_relaxed);
+	while (R_COUNT(lv) == 0 && (lv & HL_REFS_CHECK) &&
+	       !refs_cas(l, &lv, lv & ~HL_REFS_CHECK, memory_order_relaxed))
+		;
+}
+
+static void
 hl__rel_slow(struct hl_lock *l)
 {
 	uint32_t lv = refs_load(l, memory_order_relaxed);
@@ -139,8 +161,8 @@ hl__ref_interlock_slow(struct hl_lock *l)
 	 */
 	for (;;) {
 		if (HL_UNLIKELY(R_COUNT(lv) == HL_REFS_COUNT_MASK))
-			hl__fatal("hl_ref_interlock", l,
-			    "reference count overflow");
+			hl__fatal(
+			    "hl_ref_interlock", l, "reference count overflow");
 		if (lv == 0) {
 			nlv = 1 | HL_REFS_LOCKED | HL_REFS_CHECK;
 			if (refs_cas(l, &lv, nlv, memory_order_acquire)) {
@@ -181,8 +203,8 @@ hl__ref_interlock_slow(struct hl_lock *l)
 			interlock_wait(l, lv, "hl_ref_interlock", "hl_ref_il");
 			continue;
 		}
-		if (refs_cas(l, &lv, lv | HL_REFS_LOCKED,
-			memory_order_acquire)) {
+		if (refs_cas(
+			l, &lv, lv | HL_REFS_LOCKED, memory_order_acquire)) {
 			rowner_set(l);
 			return true;
 		}
@@ -205,12 +227,11 @@ hl_ref_interlock_true(struct hl_lock *l)
 }
 
 void
-hl_ref_interlock_done(struct hl_lock *l)
+hl__ref_interlock_done_slow(struct hl_lock *l)
 {
 	uint32_t lv;
 
-	interlock_release_check(l, "hl_ref_interlock_done");
-	lv = refs_load(l, memory_order_relaxed);
+	lv = interlock_release_check(l, "hl_ref_interlock_done");
 	while (!refs_cas(l, &lv, lv & ~HL_REFS_FLAGS, memory_order_release))
 		;
 	refs_wake(l, lv);
@@ -228,11 +249,10 @@ hl__rel_interlock_slow(struct hl_lock *l, bool locked)
 			hl__fatal("hl_rel_interlock", l,
 			    "locked=true but the interlock is not held");
 		if (HL_UNLIKELY(R_COUNT(lv) == 0))
-			hl__fatal("hl_rel_interlock", l,
-			    "release with no reference");
-		if (hl_debug &&
-		    atomic_load_explicit(&l->rowner, memory_order_relaxed) !=
-			hl__self())
+			hl__fatal(
+			    "hl_rel_interlock", l, "release with no reference");
+		if (hl_debug && atomic_load_explicit(&l->rowner,
+				    memory_order_relaxed) != hl__self())
 			hl__fatal("hl_rel_interlock", l,
 			    "locked=true but the interlock is held by "
 			    "another thread");
@@ -243,8 +263,8 @@ hl__rel_interlock_slow(struct hl_lock *l, bool locked)
 	lv = refs_load(l, memory_order_relaxed);
 	for (;;) {
 		if (HL_UNLIKELY(R_COUNT(lv) == 0))
-			hl__fatal("hl_rel_interlock", l,
-			    "release with no reference");
+			hl__fatal(
+			    "hl_rel_interlock", l, "release with no reference");
 		if (R_COUNT(lv) > 1) {
 			if (refs_cas(l, &lv, lv - 1, memory_order_release))
 				return false;
@@ -265,13 +285,11 @@ hl__rel_interlock_slow(struct hl_lock *l, bool locked)
 }
 
 void
-hl_rel_interlock_done(struct hl_lock *l, bool orig_locked)
+hl__rel_interlock_done_slow(struct hl_lock *l)
 {
 	uint32_t lv, nlv;
 
-	(void)orig_locked;
-	interlock_release_check(l, "hl_rel_interlock_done");
-	lv = refs_load(l, memory_order_relaxed);
+	lv = interlock_release_check(l, "hl_rel_interlock_done");
 	do {
 		nlv = lv & ~(HL_REFS_LOCKED | HL_REFS_WANTED);
 		if (R_COUNT(lv) == 0)
@@ -291,8 +309,8 @@ hl_get_interlock(struct hl_lock *l)
 			interlock_wait(l, lv, "hl_get_interlock", "hl_get_il");
 			continue;
 		}
-		if (refs_cas(l, &lv, lv | HL_REFS_LOCKED,
-			memory_order_acquire)) {
+		if (refs_cas(
+			l, &lv, lv | HL_REFS_LOCKED, memory_order_acquire)) {
 			rowner_set(l);
 			return (lv & HL_REFS_CHECK) != 0;
 		}
@@ -318,8 +336,7 @@ hl_put_interlock(struct hl_lock *l, int error)
 {
 	uint32_t lv, nlv;
 
-	interlock_release_check(l, "hl_put_interlock");
-	lv = refs_load(l, memory_order_relaxed);
+	lv = interlock_release_check(l, "hl_put_interlock");
 	do {
 		nlv = lv & ~(HL_REFS_LOCKED | HL_REFS_WANTED);
 		if (R_COUNT(lv) == 0 || error == 0)

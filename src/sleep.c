@@ -15,8 +15,8 @@
 #include "internal.h"
 
 struct hl_waiter {
-	_Atomic(struct hl_lock *) lock;	 /* NULL when not sleeping */
-	_Atomic int which;		 /* enum hl_word */
+	_Atomic(struct hl_lock *) lock; /* NULL when not sleeping */
+	_Atomic int which;		/* enum hl_word */
 	_Atomic(const char *) ident;
 	long tid;
 	struct hl_waiter *next;
@@ -81,8 +81,8 @@ word_of(struct hl_lock *l, enum hl_word which)
 }
 
 void
-hl__sleep(struct hl_lock *l, enum hl_word which, uint32_t val,
-    const char *ident)
+hl__sleep(
+    struct hl_lock *l, enum hl_word which, uint32_t val, const char *ident)
 {
 	struct hl_waiter *w = waiter_self();
 

@@ -31,8 +31,8 @@ futex_failed(const char *op, _Atomic uint32_t *word)
 void
 hl__os_wait(_Atomic uint32_t *word, uint32_t val)
 {
-	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val,
-		NULL, NULL, 0) == -1 &&
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, NULL,
+		NULL, 0) == -1 &&
 	    errno != EAGAIN && errno != EINTR)
 		futex_failed("FUTEX_WAIT", word);
 }

@@ -32,8 +32,7 @@ HL_EXPORT hl_fatal_fn hl_set_fatal_handler(hl_fatal_fn fn);
  * Returns what snprintf() returns.
  */
 HL_EXPORT int hl_fatal_format(char *buf, size_t len, const char *func,
-    const struct hl_lock *l, uint32_t refs, uint32_t lockval,
-    const char *msg);
+    const struct hl_lock *l, uint32_t refs, uint32_t lockval, const char *msg);
 
 /* Process-wide counters of the slow paths (relaxed, monotonic). */
 struct hl_lock_stats {
@@ -55,8 +54,8 @@ HL_EXPORT void hl_lock_stats_get(struct hl_lock_stats *st);
 HL_EXPORT int hl_dump_waiters(FILE *fp);
 
 /* Print one lock's words and owners on one line. */
-HL_EXPORT void hl_lock_dump(FILE *fp, const char *name,
-    const struct hl_lock *l);
+HL_EXPORT void hl_lock_dump(
+    FILE *fp, const char *name, const struct hl_lock *l);
 
 /* The sleep backend compiled in: "futex" or "parking". */
 HL_EXPORT const char *hl_sleep_backend(void);

@@ -49,44 +49,57 @@ extern "C" {
 
 /* Out-of-line slow paths of the inline functions below (not API). */
 HL_EXPORT void hl__ref_slow(struct hl_lock *l);
-HL_EXPORT void hl__rel_slow(struct hl_lock *l);
+HL_EXPORT void hl__rel_fixup(struct hl_lock *l, uint32_t old);
 HL_EXPORT bool hl__ref_interlock_slow(struct hl_lock *l);
 HL_EXPORT bool hl__rel_interlock_slow(struct hl_lock *l, bool locked);
+HL_EXPORT void hl__ref_interlock_done_slow(struct hl_lock *l);
+HL_EXPORT void hl__rel_interlock_done_slow(struct hl_lock *l);
+
+static inline void
+hl__rowner_set(struct hl_lock *l, uintptr_t td)
+{
+	atomic_store_explicit(&l->rowner, td, memory_order_relaxed);
+}
 
 /*
  * Take a reference.  Sets CHECK on 0->1 (the object must then be loaded
  * by whoever takes the interlock).  Only legal on an object that is
  * already referenced or whose interlock the caller holds (checked in
  * debug builds).  Acquire.  Never sleeps.  Fatal on count overflow.
+ *
+ * Fast path: with LOCKED clear the caller is not the interlock holder, so
+ * it holds a reference and the count cannot fall to 0 under it; a count
+ * below half the field cannot be carried into CHECK by concurrent adds.
+ * Then a plain atomic add is exact.  Anything else takes the slow path.
  */
 static inline void
 hl_ref(struct hl_lock *l)
 {
 	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
-	uint32_t cnt = lv & HL_REFS_COUNT_MASK;
 
-	if (HL_LIKELY(cnt != 0 && cnt != HL_REFS_COUNT_MASK) &&
-	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
-		memory_order_acquire, memory_order_relaxed))
+	if (HL_LIKELY(
+		(lv & HL_REFS_LOCKED) == 0 &&
+		(lv & HL_REFS_COUNT_MASK) - 1u < HL_REFS_COUNT_MASK / 2)) {
+		atomic_fetch_add_explicit(&l->refs, 1, memory_order_acquire);
 		return;
+	}
 	hl__ref_slow(l);
 }
 
 /*
  * Drop a reference.  Clears CHECK on 1->0.  Never takes the interlock,
  * never wakes anyone: use hl_rel_interlock() where the 1->0 transition
- * must unload.  Release.  Never sleeps.  Fatal if the count is 0.
+ * must unload.  Release.  Never sleeps.  Fatal if the count was 0 (the
+ * word is restored before the fatal handler runs).
  */
 static inline void
 hl_rel(struct hl_lock *l)
 {
-	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+	uint32_t old =
+	    atomic_fetch_sub_explicit(&l->refs, 1, memory_order_release);
 
-	if (HL_LIKELY((lv & HL_REFS_COUNT_MASK) > 1) &&
-	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv - 1,
-		memory_order_release, memory_order_relaxed))
-		return;
-	hl__rel_slow(l);
+	if (HL_UNLIKELY((old & HL_REFS_COUNT_MASK) <= 1))
+		hl__rel_fixup(l, old);
 }
 
 /*
@@ -94,13 +107,15 @@ hl_rel(struct hl_lock *l)
  * re-validated.
  *
  * Returns false at once on N->N+1 with CHECK clear: the object is loaded
- * and the loader's writes are visible.  Returns true, holding LOCKED with
- * CHECK set, on 0->1, or when CHECK is set and the interlock is free: the
- * caller must load/validate and then call hl_ref_interlock_done() on
- * success or hl_rel_interlock(l, true) on failure.  When CHECK is set and
- * another thread holds the interlock, keeps its reference and sleeps until
- * CHECK clears (false) or it can take the interlock with CHECK still set
- * (true).  The count may exceed 1 when true is returned.
+ * and the loader's writes are visible (an invalidation that holds the
+ * interlock but has not yet set CHECK is not waited for).  Returns true,
+ * holding LOCKED with CHECK set, on 0->1, or when CHECK is set and the
+ * interlock is free: the caller must load/validate and then call
+ * hl_ref_interlock_done() on success or hl_rel_interlock(l, true) on
+ * failure.  When CHECK is set and another thread holds the interlock,
+ * keeps its reference and sleeps until CHECK clears (false) or it can take
+ * the interlock with CHECK still set (true).  The count may exceed 1 when
+ * true is returned.
  *
  * Acquire.  May sleep.  Fatal on count overflow.
  */
@@ -111,10 +126,18 @@ hl_ref_interlock(struct hl_lock *l)
 	uint32_t cnt = lv & HL_REFS_COUNT_MASK;
 
 	if (HL_LIKELY(cnt != 0 && cnt != HL_REFS_COUNT_MASK &&
-		(lv & HL_REFS_CHECK) == 0) &&
-	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
-		memory_order_acquire, memory_order_relaxed))
-		return false;
+		      (lv & HL_REFS_CHECK) == 0)) {
+		if (atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
+			memory_order_acquire, memory_order_relaxed))
+			return false;
+	} else if (lv == 0) {
+		if (atomic_compare_exchange_weak_explicit(&l->refs, &lv,
+			1 | HL_REFS_LOCKED | HL_REFS_CHECK,
+			memory_order_acquire, memory_order_relaxed)) {
+			hl__rowner_set(l, hl__self_id());
+			return true;
+		}
+	}
 	return hl__ref_interlock_slow(l);
 }
 
@@ -143,10 +166,21 @@ hl_rel_interlock(struct hl_lock *l, bool locked)
 {
 	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
 
-	if (HL_LIKELY(!locked && (lv & HL_REFS_COUNT_MASK) > 1) &&
-	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv - 1,
-		memory_order_release, memory_order_relaxed))
-		return false;
+	if (HL_LIKELY(!locked)) {
+		if ((lv & HL_REFS_COUNT_MASK) > 1) {
+			if (atomic_compare_exchange_weak_explicit(&l->refs, &lv,
+				lv - 1, memory_order_release,
+				memory_order_relaxed))
+				return false;
+		} else if (lv == 1) {
+			if (atomic_compare_exchange_weak_explicit(&l->refs, &lv,
+				HL_REFS_LOCKED, memory_order_acq_rel,
+				memory_order_relaxed)) {
+				hl__rowner_set(l, hl__self_id());
+				return true;
+			}
+		}
+	}
 	return hl__rel_interlock_slow(l, locked);
 }
 
@@ -161,8 +195,30 @@ HL_EXPORT bool hl_ref_interlock_true(struct hl_lock *l);
  * The load succeeded: clear LOCKED, WANTED and CHECK, keep the count, and
  * wake sleepers if WANTED was set.  Fatal without the interlock.
  * Release.  Never sleeps.
+ *
+ * Fast path: nobody sleeps and the caller is the recorded holder.  The
+ * owner is cleared before the word releases it, and put back if the
+ * compare-and-swap loses a race (only WANTED or the count can change
+ * under the holder).
  */
-HL_EXPORT void hl_ref_interlock_done(struct hl_lock *l);
+static inline void
+hl_ref_interlock_done(struct hl_lock *l)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+	uintptr_t self = hl__self_id();
+
+	if (HL_LIKELY(
+		(lv & (HL_REFS_LOCKED | HL_REFS_WANTED)) == HL_REFS_LOCKED) &&
+	    atomic_load_explicit(&l->rowner, memory_order_relaxed) == self) {
+		hl__rowner_set(l, 0);
+		if (atomic_compare_exchange_weak_explicit(&l->refs, &lv,
+			lv & ~HL_REFS_FLAGS, memory_order_release,
+			memory_order_relaxed))
+			return;
+		hl__rowner_set(l, self);
+	}
+	hl__ref_interlock_done_slow(l);
+}
 
 /*
  * End the interlock taken by hl_rel_interlock(): clear LOCKED and WANTED,
@@ -172,7 +228,23 @@ HL_EXPORT void hl_ref_interlock_done(struct hl_lock *l);
  * given to hl_rel_interlock() (kept for the API; the rule is the same).
  * Fatal without the interlock.  Release.  Never sleeps.
  */
-HL_EXPORT void hl_rel_interlock_done(struct hl_lock *l, bool orig_locked);
+static inline void
+hl_rel_interlock_done(struct hl_lock *l, bool orig_locked)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+	uintptr_t self = hl__self_id();
+
+	(void)orig_locked;
+	if (HL_LIKELY(lv == HL_REFS_LOCKED) &&
+	    atomic_load_explicit(&l->rowner, memory_order_relaxed) == self) {
+		hl__rowner_set(l, 0);
+		if (atomic_compare_exchange_weak_explicit(&l->refs, &lv, 0,
+			memory_order_release, memory_order_relaxed))
+			return;
+		hl__rowner_set(l, self);
+	}
+	hl__rel_interlock_done_slow(l);
+}
 
 /*
  * Take the interlock whatever the count, sleeping while another thread
@@ -194,8 +266,8 @@ HL_EXPORT HL_MUST_CHECK bool hl_try_interlock_norefs(struct hl_lock *l);
  * hl_try_interlock_norefs(): clear LOCKED and WANTED; set CHECK if error
  * is non-zero and references remain (they must re-validate), clear it
  * otherwise.  Pass a non-zero error whenever the contents were dropped or
- * invalidated under the interlock.  Wakes sleepers if WANTED was set.  Fatal without the
- * interlock.  Release.  Never sleeps.
+ * invalidated under the interlock.  Wakes sleepers if WANTED was set.  Fatal
+ * without the interlock.  Release.  Never sleeps.
  */
 HL_EXPORT void hl_put_interlock(struct hl_lock *l, int error);
 
@@ -204,7 +276,7 @@ static inline HL_MUST_CHECK uint32_t
 hl_isactive(const struct hl_lock *l)
 {
 	return atomic_load_explicit(&l->refs, memory_order_relaxed) &
-	    HL_REFS_COUNT_MASK;
+	       HL_REFS_COUNT_MASK;
 }
 
 static inline HL_MUST_CHECK bool

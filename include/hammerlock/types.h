@@ -120,23 +120,23 @@
 #define HL_LOCKF_COUNT_MASK 0x0FFFFFFFu
 
 struct hl_lock {
-	_Atomic uint32_t refs;	     /* count + CHECK/WANTED/LOCKED */
-	_Atomic uint32_t lockval;    /* shared/exclusive lock word */
-	_Atomic uintptr_t lowner;    /* exclusive owner of lockval, or 0 */
-	_Atomic uintptr_t rowner;    /* holder of the refs interlock, or 0 */
+	_Atomic uint32_t refs;	  /* count + CHECK/WANTED/LOCKED */
+	_Atomic uint32_t lockval; /* shared/exclusive lock word */
+	_Atomic uintptr_t lowner; /* exclusive owner of lockval, or 0 */
+	_Atomic uintptr_t rowner; /* holder of the refs interlock, or 0 */
 };
 
-#define HL_LOCK_INITIALIZER                                                   \
-	{                                                                     \
-		0, 0, 0, 0                                                    \
+#define HL_LOCK_INITIALIZER                                                    \
+	{                                                                      \
+		0, 0, 0, 0                                                     \
 	}
 
 /* Result helpers: a try form's or predicate's result must be used. */
 #if defined(__GNUC__) || defined(__clang__)
-#define HL_MUST_CHECK __attribute__((warn_unused_result))
-#define HL_LIKELY(x)  __builtin_expect(!!(x), 1)
+#define HL_MUST_CHECK  __attribute__((warn_unused_result))
+#define HL_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define HL_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define HL_EXPORT     __attribute__((visibility("default")))
+#define HL_EXPORT      __attribute__((visibility("default")))
 #else
 #define HL_MUST_CHECK
 #define HL_LIKELY(x)   (x)
@@ -144,9 +144,33 @@ struct hl_lock {
 #define HL_EXPORT
 #endif
 
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer)
+#define HL_HAVE_THREAD_POINTER 1
+#endif
+#endif
+#ifndef HL_HAVE_THREAD_POINTER
+#include <pthread.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The calling thread's identity as stored in lowner/rowner (not API): the
+ * thread pointer, which is unique among live threads and never 0, and
+ * costs no call.
+ */
+static inline uintptr_t
+hl__self_id(void)
+{
+#ifdef HL_HAVE_THREAD_POINTER
+	return (uintptr_t)__builtin_thread_pointer();
+#else
+	return (uintptr_t)pthread_self();
+#endif
+}
 
 /* Initialize (or reset) a lock to unlocked and unreferenced. */
 HL_EXPORT void hl_lock_init(struct hl_lock *l);

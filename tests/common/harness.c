@@ -39,8 +39,8 @@ ht_seed(int argc, char **argv)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-		    (uint64_t)getpid() << 20;
+		seed = (uint64_t)ts.tv_sec * 1000000007u ^
+		       (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 20;
 		if (seed == 0)
 			seed = 1;
 	}
@@ -174,8 +174,8 @@ static void
 record_fatal(const char *func, const struct hl_lock *l, uint32_t refs,
     uint32_t lockval, const char *msg)
 {
-	hl_fatal_format(fatal_msg, sizeof(fatal_msg), func, l, refs, lockval,
-	    msg);
+	hl_fatal_format(
+	    fatal_msg, sizeof(fatal_msg), func, l, refs, lockval, msg);
 	if (fatal_jb)
 		siglongjmp(*fatal_jb, 1);
 }
@@ -198,8 +198,8 @@ ht_expect_fatal(void (*fn)(void *), void *arg, const char *substr)
 	fatal_jb = NULL;
 	hl_set_fatal_handler(old);
 	if (!hit) {
-		fprintf(stderr, "expected a fatal error (%s), got none\n",
-		    substr);
+		fprintf(
+		    stderr, "expected a fatal error (%s), got none\n", substr);
 		return false;
 	}
 	printf("  fatal as expected: %s\n", fatal_msg);
@@ -232,8 +232,7 @@ ht_expect_abort(void (*fn)(void *), void *arg, const char *substr)
 		_exit(0);
 	}
 	close(pfd[1]);
-	while ((n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) >
-	    0)
+	while ((n = read(pfd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
 		got += n;
 	buf[got] = '\0';
 	close(pfd[0]);
@@ -244,8 +243,8 @@ ht_expect_abort(void (*fn)(void *), void *arg, const char *substr)
 		return false;
 	}
 	if (strstr(buf, substr) == NULL) {
-		fprintf(stderr, "abort message lacks \"%s\": %s\n", substr,
-		    buf);
+		fprintf(
+		    stderr, "abort message lacks \"%s\": %s\n", substr, buf);
 		return false;
 	}
 	printf("  aborted as expected: %s", buf);

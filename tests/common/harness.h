@@ -28,14 +28,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HT_CHECK(cond, ...)                                                   \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			ht_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);      \
+#define HT_CHECK(cond, ...)                                                    \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			ht_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);       \
 	} while (0)
 
-__attribute__((noreturn, format(printf, 4, 5))) void ht_fail(const char *file,
-    int line, const char *cond, const char *fmt, ...);
+__attribute__((noreturn, format(printf, 4, 5))) void ht_fail(
+    const char *file, int line, const char *cond, const char *fmt, ...);
 
 uint64_t ht_seed(int argc, char **argv);
 uint64_t ht_rand(uint64_t *state);
