@@ -25,7 +25,7 @@ run: build
 	$(BUILD)/bench/bench_refs
 
 bench: build
-	bench/run.sh $(BUILD)
+	BENCH_REFS=$(BUILD)/bench/bench_refs bench/run.sh
 
 # Everything CI runs (five builds, the model, format check).
 test: deps-test
