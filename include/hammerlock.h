@@ -20,5 +20,6 @@
 #include <hammerlock/refs.h>
 #include <hammerlock/lock.h>
 #include <hammerlock/diag.h>
+#include <hammerlock/format.h>
 
 #endif /* HAMMERLOCK_H */
