@@ -1,37 +1,53 @@
 /*
  * refs.pml -- Promela model of hammerlock's integrated reference count and
  * interlock word (the `refs` word of struct hl_lock), checked with spin.
+ * See README.md in this directory; model/check.sh runs all the checks.
  *
- * The model follows the C functions one to one:
+ * Mapping to the C functions (same semantics as the seed's hammer_*):
  *
- *   hl_ref_interlock()          -> inline ref_interlock(r)
+ *   hl_ref_interlock()          -> inline ref_interlock()
  *   hl_ref_interlock_done()     -> inline ref_interlock_done()
  *   hl_rel()                    -> inline hl_rel()
- *   hl_rel_interlock(l, 1)      -> hl_rel(), then "returns TRUE"
- *   hl_rel_interlock(l, 0)      -> inline rel_interlock0(r)
+ *   hl_rel_interlock(l, 1)      -> hl_rel(), result TRUE (done in get())
+ *   hl_rel_interlock(l, 0)      -> inline rel_interlock0()
  *   hl_rel_interlock_done()     -> inline rel_interlock_done()
- *   hl_get_interlock()          -> inline get_interlock(r)
- *   hl_try_interlock_norefs()   -> inline try_interlock_norefs(r)
+ *   hl_get_interlock()          -> inline get_interlock()
+ *   hl_try_interlock_norefs()   -> inline try_interlock_norefs()
  *   hl_put_interlock(l, err)    -> inline put_interlock(err)
  *
- * Atomicity rules used throughout:
- *   - Every compare-and-swap of the C code is exactly one atomic step
- *     (inlines cas / cas_acquire / cas_release / cas_false).
- *   - The plain load of the word that precedes a CAS is a separate step.
- *     The purely local computation of the new value is folded into the
- *     load step (it touches only locals, so no interleaving is lost).
- *   - The futex wake after a successful CAS is its own step, as in C
- *     where the syscall follows the CAS.
+ * How the C code is cut into atomic steps:
+ *   - The plain load of the word at the top of each retry loop is one step.
+ *     The computation of the new value and of the branch to take uses only
+ *     locals, so it is folded into that step.
+ *   - Every compare-and-swap is exactly one atomic step: it compares the
+ *     word with the value loaded before and, if equal, stores the new one.
+ *     Between the load and the CAS any other process may run.
+ *   - The futex wake that follows a successful CAS is a step of its own.
+ *   - Ghost bookkeeping (who owns the interlock, who uses the data) is
+ *     updated inside the step of the real operation it describes, and the
+ *     locals are reset to 0 as soon as they are dead, to keep the state
+ *     space small.
  *
- * Sleeping is modelled on a Linux futex:
+ * Sleeping follows a Linux futex on the address of the word:
  *   futex_wait(word, val): one atomic step that compares the word with val
- *   and, only if equal, puts the caller on the wait queue (sets its bit in
- *   `sleepers`); then the caller blocks until its bit is cleared.
- *   futex_wake(word, all): clears every bit of `sleepers`.
- * A process that stays blocked forever shows up as an invalid end state.
+ *     and, only if they are equal, queues the caller (sets its bit in
+ *     `sleepers`); the caller then blocks until its bit is cleared.
+ *   futex_wake(word, INT_MAX): clears all bits of `sleepers`.
+ * A process that stays blocked forever is reported by spin as an invalid
+ * end state (it never reaches the end of its body).
  *
- * Ghost state (not part of the C data, only there to state properties) is
- * updated inside the same atomic step as the real operation it describes.
+ * Properties (asserts, plus spin's invalid-end-state check):
+ *   1. interlock mutual exclusion: a CAS that sets LOCKED finds no owner.
+ *   2. no use before load: when ref_interlock decides to return FALSE the
+ *      data is loaded, and a user always sees loaded data unless an
+ *      invalidation has revoked its reference (hold[] == H_STALE).
+ *   3. no unload while in use: whoever discards the data for an unload
+ *      (last releaser, failed loader, reclaimer) sees no fresh user.
+ *   4. no lost wakeup / deadlock: no process may stay blocked (checked as
+ *      invalid end states; run pan without -E).
+ *   5. clean end: after all workers finish, word == 0, nobody queued,
+ *      nobody owns the interlock, nobody uses the data.
+ *   Also: the count never underflows; done/put are only called with LOCKED.
  *
  * Injected bugs, selected with the C preprocessor (spin -DBUG_X -a refs.pml):
  *   BUG_A  rel_interlock_done clears CHECK even while references remain.
@@ -39,9 +55,13 @@
  *   BUG_C  ref_interlock's N->N+1 fast path ignores CHECK.
  *   BUG_D  wakers wake the queue only when WANTED was clear (inverted test).
  *   BUG_E  put_interlock ignores `error` and always clears CHECK.
- *   BUG_F  client misuse: the reclaimer unloads and then calls
- *          put_interlock(0) (claims the object valid).
- * Optional: -DSPURIOUS lets any sleeper wake up spuriously at any time.
+ *   BUG_F  client misuse: the reclaimer unloads the object and then calls
+ *          put_interlock(0), claiming it is valid.
+ *   BUG_G  rel_interlock drops the last reference and takes the interlock
+ *          in two separate steps instead of one CAS.
+ *   BUG_H  get_interlock takes LOCKED even when it is already held.
+ * -DSPURIOUS lets any queued sleeper wake up at any time.
+ * Configuration: -DNCLIENTS=n -DCYCLES=n -DINVAL=0|1 -DINVALS=n -DRECLAIMS=n.
  */
 
 /* ---- layout of the word (decimal: spin has no hex literals) ---------- */
@@ -52,35 +72,64 @@
 #define CNT(v)     ((v) & COUNT_MASK)
 
 /* ---- configuration -------------------------------------------------- */
+#ifndef NCLIENTS
+#define NCLIENTS 2              /* plain get/use/release clients */
+#endif
 #ifndef CYCLES
-#define CYCLES 2                /* get/use/release rounds per plain client */
+#define CYCLES 1                /* get/use/release rounds per plain client */
+#endif
+#ifndef INVAL
+#define INVAL 1                 /* 1: run the invalidator process */
+#endif
+#ifndef INVALS
+#define INVALS 1                /* invalidation rounds of the invalidator */
 #endif
 #ifndef RECLAIMS
-#define RECLAIMS 1              /* try_interlock_norefs attempts by reclaimer */
+#define RECLAIMS 1              /* try_interlock_norefs attempts (0: none) */
 #endif
-#define NWORKERS 4              /* 2 clients + invalidator + reclaimer */
-#define NPROC    6              /* init + NWORKERS + final checker */
+#if RECLAIMS > 0
+#define NRECL 1
+#else
+#define NRECL 0
+#endif
+#define NWORKERS (NCLIENTS + INVAL + NRECL)
+#define NPROC    (NWORKERS + 2) /* + init + final checker */
+#if NCLIENTS + INVAL + NRECL + 2 > 8
+#error "sleepers has one bit per pid and is a byte: at most 8 processes"
+#endif
 
-#define NOBODY   255            /* ilk_owner value: interlock free */
+/* ---- values of the local `ph` (what the pending CAS means) ------------ */
+#define P_NONE   0
+#define P_ACQ    1              /* CAS takes LOCKED */
+#define P_FALSE  2              /* ref_interlock: CAS is the FALSE return */
+#define P_ADD    3              /* ref_interlock: add our ref, then wait */
+#define P_WAIT   4              /* CAS sets WANTED, then futex_wait */
+#define P_DEC    5              /* plain count change, done */
+#define P_WAKE   6              /* successful CAS replaced a WANTED word */
+#define P_FAIL   7              /* try_interlock_norefs: word was not 0 */
+#define P_SPLIT  8              /* BUG_G only: 1->0 without the interlock */
+
+/* ---- ghost values ---------------------------------------------------- */
+#define NOBODY   255            /* ilk_owner: interlock free */
 #define H_NONE   0              /* hold[]: no reference in use */
-#define H_FRESH  1              /* holds a reference to a loaded object */
-#define H_STALE  2              /* holds a reference that was invalidated */
+#define H_FRESH  1              /* uses a reference to valid data */
+#define H_STALE  2              /* uses a reference that was invalidated */
 
 /* ---- shared state ---------------------------------------------------- */
 int  word = 0;                  /* lock->refs */
-byte sleepers = 0;              /* futex wait queue on &lock->refs, 1 bit/pid */
+byte sleepers = 0;              /* futex queue of &lock->refs, 1 bit/pid */
 bool loaded = 0;                /* the object's data is present and valid */
 
 /* ---- ghost state ----------------------------------------------------- */
-byte ilk_owner = NOBODY;        /* who holds LOCKED (property 1) */
-byte hold[NPROC];               /* per process: H_NONE / H_FRESH / H_STALE */
-byte nfresh = 0;                /* number of H_FRESH entries in hold[] */
+byte ilk_owner = NOBODY;        /* pid holding LOCKED (property 1) */
+byte hold[NPROC];               /* per pid: H_NONE / H_FRESH / H_STALE */
+byte nfresh = 0;                /* how many hold[] entries are H_FRESH */
 byte finished = 0;              /* workers that have terminated */
-bool inval_busy = 0;            /* invalidation in progress: from the step
-                                   that discards the data until the
-                                   put_interlock CAS that publishes it */
+bool inval_busy = 0;            /* an invalidation is in progress: set when
+                                   the invalidator discards the data,
+                                   cleared by the CAS that publishes it */
 
-/* ---- ghost helpers (used only inside atomic steps) ------------------- */
+/* ---- ghost helpers (only used inside atomic steps) ------------------- */
 inline become_fresh()
 {
 	if
@@ -89,10 +138,20 @@ inline become_fresh()
 	fi
 }
 
+inline drop_hold()
+{
+	if
+	:: hold[_pid] == H_FRESH -> nfresh--
+	:: else -> skip
+	fi;
+	hold[_pid] = H_NONE
+}
+
 /*
- * ref_interlock decided to return FALSE: the caller may use the data now.
- * It must be loaded (property 2), unless an invalidation is in progress:
- * a reference taken before the invalidation is published is stale.
+ * ref_interlock has decided to return FALSE: the caller will use the data
+ * right away.  It must be loaded (property 2), except while an invalidation
+ * is in progress: a reference obtained before the invalidation is
+ * published is simply one more stale reference.
  */
 inline returned_false()
 {
@@ -109,137 +168,101 @@ inline returned_false()
 	fi
 }
 
-inline drop_hold()
+inline ghost_acquire()
 {
+	assert(ilk_owner == NOBODY);			/* property 1 */
+	ilk_owner = _pid
+}
+
+inline ghost_release()
+{
+	assert(ilk_owner == _pid);
+	ilk_owner = NOBODY;
+	inval_busy = 0	/* only the invalidator can release while it is set */
+}
+
+/* After a successful CAS that released the interlock: wake or not. */
+inline note_wake()
+{
+#ifdef BUG_D
 	if
-	:: hold[_pid] == H_FRESH -> nfresh--
-	:: else -> skip
-	fi;
-	hold[_pid] = H_NONE
+	:: (lv & WANTED) == 0 -> ph = P_WAKE
+	:: else -> ph = P_NONE
+	fi
+#else
+	if
+	:: (lv & WANTED) != 0 -> ph = P_WAKE
+	:: else -> ph = P_NONE
+	fi
+#endif
 }
 
-/* ---- compare-and-swap: each one is a single indivisible step ---------- */
-
-/* Plain CAS. */
-inline cas(o, n)
+/* futex_wake(&word, all), issued after the CAS if note_wake asked for it */
+inline wake_step()
 {
 	atomic {
 		if
-		:: word == o -> word = n; ok = true
-		:: else -> ok = false
-		fi
-	}
-}
-
-/* CAS that sets LOCKED: the caller now owns the interlock. */
-inline cas_acquire(o, n)
-{
-	atomic {
-		if
-		:: word == o ->
-			word = n; ok = true;
-			assert(ilk_owner == NOBODY);	/* property 1 */
-			ilk_owner = _pid
-		:: else -> ok = false
-		fi
-	}
-}
-
-/* CAS that clears LOCKED: the caller gives the interlock up. */
-inline cas_release(o, n)
-{
-	atomic {
-		if
-		:: word == o ->
-			assert(ilk_owner == _pid);
-			ilk_owner = NOBODY;
-			inval_busy = 0;	/* only the invalidator can
-					   release while it is set */
-			word = n; ok = true
-		:: else -> ok = false
-		fi
+		:: ph == P_WAKE -> sleepers = 0
+		:: else -> skip
+		fi;
+		ph = P_NONE
 	}
 }
 
 /*
- * CAS by which ref_interlock returns FALSE on its fast path.  This is the
- * point at which the caller learns "the object is loaded, use it": check
- * that it really is (property 2) and count the caller as a user.
+ * Second half of a sleep: if the CAS just made set WANTED (ph == P_WAIT),
+ * futex_wait(&word, nlv).  Otherwise nothing happens.
  */
-inline cas_false(o, n)
+inline futex_step()
 {
 	atomic {
-		if
-		:: word == o ->
-			word = n; ok = true;
-			returned_false()
-		:: else -> ok = false
-		fi
-	}
-}
-
-/* ---- futex ----------------------------------------------------------- */
-inline futex_wait(val)
-{
 #ifdef BUG_B
-	/* No value compare: a wake between our CAS and here is lost. */
-	sleepers = sleepers | (1 << _pid);
-#else
-	atomic {
 		if
-		:: word == val -> sleepers = sleepers | (1 << _pid)
+		:: ph == P_WAIT -> sleepers = sleepers | (1 << _pid)
+		:: else -> skip
+		fi;
+#else
+		if
+		:: ph == P_WAIT && word == nlv ->
+			sleepers = sleepers | (1 << _pid)
 		:: else -> skip		/* word moved on: EAGAIN, no sleep */
-		fi
-	}
+		fi;
 #endif
+		nlv = 0; ph = P_NONE
+	};
 #ifdef SPURIOUS
 	if
 	:: (sleepers & (1 << _pid)) == 0
-	:: sleepers = sleepers & ~(1 << _pid)	/* spurious wakeup */
+	:: (sleepers & (1 << _pid)) != 0 ->
+		sleepers = sleepers & ~(1 << _pid)	/* spurious wakeup */
 	fi
 #else
-	(sleepers & (1 << _pid)) == 0		/* blocked until woken */
-#endif
-}
-
-/* Wake everyone if the word we replaced (lv) had WANTED set. */
-inline wake_if_wanted()
-{
-#ifdef BUG_D
-	if
-	:: (lv & WANTED) == 0 -> sleepers = 0
-	:: else -> skip
-	fi
-#else
-	if
-	:: (lv & WANTED) != 0 -> sleepers = 0
-	:: else -> skip
-	fi
+	(sleepers & (1 << _pid)) == 0			/* blocked until woken */
 #endif
 }
 
 /* ---- the refs-word operations ----------------------------------------
- * Locals used by all of them (declared in each proctype):
- *   int lv, nlv;  bool ok;  byte ph;
+ * Locals of every proctype:  int lv, nlv;  byte ph;  bool r;
+ * On return of an operation lv, nlv and ph are 0 again; r is the result.
  */
 
 /*
- * hl_ref_interlock: count+1.  r = TRUE with LOCKED held and CHECK set on
- * 0->1 or when CHECK is set and LOCKED is free; r = FALSE on N->N+1 with
- * CHECK clear.  With CHECK set and LOCKED held elsewhere the ref is added
- * and the caller sleeps until CHECK clears (FALSE) or it can take LOCKED
- * (TRUE).
- * ph: 1 = try to take LOCKED, 2 = plain increment / return FALSE,
- *     3 = add the ref and go to the wait loop.
+ * hl_ref_interlock: count+1.
+ *   0 -> 1                    : take LOCKED, set CHECK, r = TRUE
+ *   N -> N+1, CHECK clear     : r = FALSE
+ *   CHECK set, LOCKED free    : take LOCKED, r = TRUE
+ *   CHECK set, LOCKED held    : add the ref, then loop: CHECK clear ->
+ *                               r = FALSE; LOCKED free -> take it, r = TRUE;
+ *                               else set WANTED and sleep.
  */
-inline ref_interlock(r)
+inline ref_interlock()
 {
 	do
 	:: atomic {
 		lv = word;
 		if
 		:: lv == 0 ->
-			nlv = 1 | LOCKED | CHECK; ph = 1
+			nlv = 1 | LOCKED | CHECK; ph = P_ACQ
 		:: else ->
 			nlv = lv + 1;
 			if
@@ -248,79 +271,73 @@ inline ref_interlock(r)
 			fi;
 #ifdef BUG_C
 			if
-			:: CNT(lv) != 0 -> ph = 2	/* CHECK not looked at */
+			:: CNT(lv) != 0 -> ph = P_FALSE	/* CHECK not looked at */
 #else
 			if
-			:: (nlv & CHECK) == 0 -> ph = 2
+			:: (nlv & CHECK) == 0 -> ph = P_FALSE
 #endif
 			:: else ->
 				if
-				:: (lv & LOCKED) != 0 -> ph = 3
-				:: else -> nlv = nlv | LOCKED; ph = 1
+				:: (lv & LOCKED) != 0 -> ph = P_ADD
+				:: else -> nlv = nlv | LOCKED; ph = P_ACQ
 				fi
 			fi
 		fi
 	   };
-	   if
-	   :: ph == 1 ->
-		cas_acquire(lv, nlv);
+	   atomic {				/* the CAS */
 		if
-		:: ok -> r = true; break
-		:: else -> skip
+		:: word == lv ->
+			word = nlv;
+			if
+			:: ph == P_ACQ -> ghost_acquire(); r = true; ph = P_NONE
+			:: ph == P_FALSE -> returned_false(); r = false; ph = P_NONE
+			:: ph == P_ADD -> skip
+			fi;
+			lv = 0; nlv = 0;
+			break
+		:: else -> lv = 0; nlv = 0; ph = P_NONE
 		fi
-	   :: ph == 2 ->
-		cas_false(lv, nlv);
-		if
-		:: ok -> r = false; break
-		:: else -> skip
-		fi
-	   :: ph == 3 ->
-		cas(lv, nlv);
-		if
-		:: ok -> break
-		:: else -> skip
-		fi
-	   fi
+	   }
 	od;
 	if
-	:: ph == 3 ->
-		/* Our ref is counted; CHECK is set and someone holds LOCKED. */
+	:: ph == P_ADD ->
+		/* Our ref is counted; CHECK is set and the interlock is held. */
+		ph = P_NONE;
 		do
 		:: atomic {
 			lv = word;
 			if
 			:: (lv & CHECK) == 0 ->
-				/* Someone else loaded it: return FALSE. */
-				ph = 2;
-				returned_false()
-			:: else ->
-				if
-				:: (lv & LOCKED) != 0 -> nlv = lv | WANTED; ph = 3
-				:: else -> nlv = lv | LOCKED; ph = 1
-				fi
+				/* someone else loaded it */
+				returned_false(); r = false; lv = 0;
+				break
+			:: (lv & CHECK) != 0 && (lv & LOCKED) != 0 ->
+				nlv = lv | WANTED; ph = P_WAIT
+			:: (lv & CHECK) != 0 && (lv & LOCKED) == 0 ->
+				nlv = lv | LOCKED; ph = P_ACQ
 			fi
 		   };
-		   if
-		   :: ph == 2 -> r = false; break
-		   :: ph == 3 ->
-			cas(lv, nlv);
+		   atomic {			/* the CAS */
 			if
-			:: ok -> futex_wait(nlv)
-			:: else -> skip
+			:: word == lv ->
+				word = nlv;
+				if
+				:: ph == P_ACQ ->
+					ghost_acquire(); r = true;
+					lv = 0; nlv = 0; ph = P_NONE;
+					break
+				:: else -> lv = 0	/* P_WAIT: keep nlv */
+				fi
+			:: else -> lv = 0; nlv = 0; ph = P_NONE
 			fi
-		   :: ph == 1 ->
-			cas_acquire(lv, nlv);
-			if
-			:: ok -> r = true; break
-			:: else -> skip
-			fi
-		   fi
+		   };
+		   futex_step()
 		od
 	:: else -> skip
 	fi
 }
 
-/* hl_ref_interlock_done: keep the count, clear all flags, wake if WANTED. */
+/* hl_ref_interlock_done: keep the count, clear every flag, wake if WANTED. */
 inline ref_interlock_done()
 {
 	do
@@ -329,15 +346,20 @@ inline ref_interlock_done()
 		assert((lv & LOCKED) != 0);
 		nlv = CNT(lv)
 	   };
-	   cas_release(lv, nlv);
-	   if
-	   :: ok -> wake_if_wanted(); break
-	   :: else -> skip
-	   fi
-	od
+	   atomic {				/* the CAS */
+		if
+		:: word == lv ->
+			word = nlv; ghost_release(); note_wake();
+			lv = 0; nlv = 0;
+			break
+		:: else -> lv = 0; nlv = 0
+		fi
+	   }
+	od;
+	wake_step()
 }
 
-/* hl_rel: count-1, CHECK cleared on 1->0.  Never sleeps or wakes. */
+/* hl_rel: count-1, CHECK cleared on 1->0.  Never sleeps, never wakes. */
 inline hl_rel()
 {
 	do
@@ -349,61 +371,82 @@ inline hl_rel()
 		:: else -> nlv = lv - 1
 		fi
 	   };
-	   cas(lv, nlv);
-	   if
-	   :: ok -> break
-	   :: else -> skip
-	   fi
+	   atomic {				/* the CAS */
+		if
+		:: word == lv -> word = nlv; lv = 0; nlv = 0; break
+		:: else -> lv = 0; nlv = 0
+		fi
+	   }
 	od
 }
 
 /*
- * hl_rel_interlock(lock, 0): on 1->0 take LOCKED in the same CAS and
- * return TRUE; count 1 with LOCKED held elsewhere: sleep and retry;
- * N>1: count-1 and return FALSE.
+ * hl_rel_interlock(lock, 0):
+ *   count 1, LOCKED free : 1->0 and take LOCKED in the same CAS, r = TRUE
+ *   count 1, LOCKED held : set WANTED, sleep, retry
+ *   count N > 1          : N->N-1, r = FALSE
  */
-inline rel_interlock0(r)
+inline rel_interlock0()
 {
 	do
 	:: atomic {
 		lv = word;
 		assert(CNT(lv) > 0);			/* no underflow */
 		if
+#ifdef BUG_G
 		:: CNT(lv) == 1 && (lv & LOCKED) == 0 ->
-			nlv = (lv - 1) | LOCKED; ph = 1
+			nlv = (lv - 1) & ~CHECK; ph = P_SPLIT
+#else
+		:: CNT(lv) == 1 && (lv & LOCKED) == 0 ->
+			nlv = (lv - 1) | LOCKED; ph = P_ACQ
+#endif
 		:: CNT(lv) == 1 && (lv & LOCKED) != 0 ->
-			nlv = lv | WANTED; ph = 3
+			nlv = lv | WANTED; ph = P_WAIT
 		:: CNT(lv) > 1 ->
-			nlv = lv - 1; ph = 2
+			nlv = lv - 1; ph = P_DEC
 		fi
 	   };
-	   if
-	   :: ph == 1 ->
-		cas_acquire(lv, nlv);
+	   atomic {				/* the CAS */
 		if
-		:: ok -> r = true; break
-		:: else -> skip
+		:: word == lv ->
+			word = nlv;
+			if
+			:: ph == P_ACQ ->
+				ghost_acquire(); r = true;
+				lv = 0; nlv = 0; ph = P_NONE;
+				break
+			:: ph == P_DEC ->
+				r = false;
+				lv = 0; nlv = 0; ph = P_NONE;
+				break
+			:: ph == P_WAIT -> lv = 0	/* keep nlv */
+#ifdef BUG_G
+			:: ph == P_SPLIT -> lv = 0; nlv = 0; break
+#endif
+			fi
+		:: else -> lv = 0; nlv = 0; ph = P_NONE
 		fi
-	   :: ph == 2 ->
-		cas(lv, nlv);
-		if
-		:: ok -> r = false; break
-		:: else -> skip
-		fi
-	   :: ph == 3 ->
-		cas(lv, nlv);
-		if
-		:: ok -> futex_wait(nlv)
-		:: else -> skip
-		fi
-	   fi
-	od
+	   };
+	   futex_step()
+	od;
+#ifdef BUG_G
+	if
+	:: ph == P_SPLIT ->
+		/* dropped the last ref, now take the interlock separately */
+		ph = P_NONE;
+		get_interlock();
+		r = true
+	:: else -> skip
+	fi
+#else
+	skip
+#endif
 }
 
 /*
- * hl_rel_interlock_done: clear LOCKED and WANTED; clear CHECK only when
- * the count is 0, so that a thread that referenced the object meanwhile
- * gets TRUE from ref_interlock and re-validates.  Wake if WANTED.
+ * hl_rel_interlock_done: clear LOCKED and WANTED; clear CHECK only if the
+ * count is 0, so that anyone who referenced the object in the meantime
+ * gets TRUE from ref_interlock and validates it again.  Wake if WANTED.
  */
 inline rel_interlock_done()
 {
@@ -421,62 +464,81 @@ inline rel_interlock_done()
 		fi
 #endif
 	   };
-	   cas_release(lv, nlv);
-	   if
-	   :: ok -> wake_if_wanted(); break
-	   :: else -> skip
-	   fi
-	od
+	   atomic {				/* the CAS */
+		if
+		:: word == lv ->
+			word = nlv; ghost_release(); note_wake();
+			lv = 0; nlv = 0;
+			break
+		:: else -> lv = 0; nlv = 0
+		fi
+	   }
+	od;
+	wake_step()
 }
 
-/* hl_get_interlock: take LOCKED whatever the count; r = CHECK seen. */
-inline get_interlock(r)
+/* hl_get_interlock: take LOCKED whatever the count; r = CHECK was set. */
+inline get_interlock()
 {
 	do
 	:: atomic {
 		lv = word;
 		if
-		:: (lv & LOCKED) != 0 -> nlv = lv | WANTED; ph = 3
-		:: else -> nlv = lv | LOCKED; ph = 1
+#ifdef BUG_H
+		:: true -> nlv = lv | LOCKED; ph = P_ACQ	/* never waits */
+#else
+		:: (lv & LOCKED) != 0 -> nlv = lv | WANTED; ph = P_WAIT
+		:: else -> nlv = lv | LOCKED; ph = P_ACQ
+#endif
 		fi
 	   };
-	   if
-	   :: ph == 3 ->
-		cas(lv, nlv);
+	   atomic {				/* the CAS */
 		if
-		:: ok -> futex_wait(nlv)
-		:: else -> skip
+		:: word == lv ->
+			word = nlv;
+			if
+			:: ph == P_ACQ ->
+				ghost_acquire(); r = ((lv & CHECK) != 0);
+				lv = 0; nlv = 0; ph = P_NONE;
+				break
+			:: else -> lv = 0	/* P_WAIT: keep nlv */
+			fi
+		:: else -> lv = 0; nlv = 0; ph = P_NONE
 		fi
-	   :: ph == 1 ->
-		cas_acquire(lv, nlv);
-		if
-		:: ok -> r = ((lv & CHECK) != 0); break
-		:: else -> skip
-		fi
-	   fi
-	od
-}
-
-/* hl_try_interlock_norefs: never sleeps; succeeds only on word == 0. */
-inline try_interlock_norefs(r)
-{
-	do
-	:: lv = word;
-	   if
-	   :: lv == 0 ->
-		cas_acquire(0, LOCKED);
-		if
-		:: ok -> r = true; break
-		:: else -> skip
-		fi
-	   :: else -> r = false; break
-	   fi
+	   };
+	   futex_step()
 	od
 }
 
 /*
- * hl_put_interlock(lock, err): clear LOCKED and WANTED; set CHECK if err
- * and the count is not 0, else clear it.  Wake if WANTED.
+ * hl_try_interlock_norefs: never sleeps; succeeds only if the word is 0.
+ * Like the C code it makes one attempt: a lost CAS is a failure too.
+ */
+inline try_interlock_norefs()
+{
+	atomic {
+		lv = word;
+		if
+		:: lv == 0 -> ph = P_ACQ
+		:: else -> ph = P_FAIL
+		fi
+	};
+	if
+	:: ph == P_FAIL -> atomic { r = false; lv = 0; ph = P_NONE }
+	:: ph == P_ACQ ->
+		atomic {			/* the CAS */
+			if
+			:: word == 0 -> word = LOCKED; ghost_acquire(); r = true
+			:: else -> r = false
+			fi;
+			lv = 0; ph = P_NONE
+		}
+	fi
+}
+
+/*
+ * hl_put_interlock(lock, err): clear LOCKED and WANTED; CHECK ends up set
+ * if err != 0 and the count is not 0, clear otherwise.  Wake if WANTED.
  */
 inline put_interlock(err)
 {
@@ -494,68 +556,79 @@ inline put_interlock(err)
 		fi
 #endif
 	   };
-	   cas_release(lv, nlv);
-	   if
-	   :: ok -> wake_if_wanted(); break
-	   :: else -> skip
-	   fi
-	od
+	   atomic {				/* the CAS */
+		if
+		:: word == lv ->
+			word = nlv; ghost_release(); note_wake();
+			lv = 0; nlv = 0;
+			break
+		:: else -> lv = 0; nlv = 0
+		fi
+	   }
+	od;
+	wake_step()
 }
 
 /* ---- client protocol ------------------------------------------------- */
 
 /*
- * get: reference the object and make sure it is loaded.  got = TRUE if the
- * caller now holds a usable reference, FALSE if the load failed (the
- * reference has then been dropped again).
+ * get: reference the object and make sure it is loaded.  Afterwards
+ * got = TRUE if the caller holds a usable reference, FALSE if the load
+ * failed (its reference has been dropped again).
  */
 inline get(got)
 {
-	ref_interlock(r);
+	ref_interlock();
 	if
 	:: r ->
-		/* Loader: we hold LOCKED, CHECK is set, our ref is counted. */
+		/* Loader: LOCKED held, CHECK set, our ref counted. */
 		if
-		:: atomic { loaded = 1; become_fresh() };	/* idempotent load */
+		:: atomic {
+			r = false;
+			loaded = 1;		/* idempotent: may be loaded */
+			become_fresh()
+		   };
 		   ref_interlock_done();
 		   got = true
-		:: /* load failed: hl_rel_interlock(lock, 1) == hl_rel, TRUE */
+		:: r = false;
+		   /* load failed: hl_rel_interlock(lock, 1) is hl_rel + TRUE */
 		   hl_rel();
 		   atomic {
 			assert(nfresh == 0);		/* property 3 */
-			loaded = 0			/* undo the partial load */
+			loaded = 0			/* tear down the partial load */
 		   };
 		   rel_interlock_done();
 		   got = false
 		fi
 	:: else ->
-		got = true	/* loaded was asserted when FALSE was decided */
+		got = true	/* returned_false() already checked the data */
 	fi
 }
 
-/* use: the data must be there, unless an invalidator revoked it. */
+/* use: the data is there, unless an invalidation revoked this reference. */
 inline use()
 {
 	assert(loaded || hold[_pid] == H_STALE)		/* property 2 */
 }
 
-/* release: drop a reference; the last one may unload the object. */
+/* release: drop a reference; whoever drops the last one may unload. */
 inline release(last)
 {
 	if
 	:: last -> atomic { drop_hold() }
 	:: else -> skip
 	fi;
-	rel_interlock0(r);
+	rel_interlock0();
 	if
 	:: r ->
-		/* Unloader: count went 1->0 and we hold LOCKED. */
+		/* Unloader: the count went 1->0 and we hold LOCKED. */
 		if
 		:: atomic {
+			r = false;
 			assert(nfresh == 0);		/* property 3 */
 			loaded = 0
 		   }
-		:: skip				/* keep it cached */
+		:: r = false			/* keep it cached */
 		fi;
 		rel_interlock_done()
 	:: else -> skip
@@ -567,14 +640,14 @@ inline release(last)
 proctype client(byte n)
 {
 	int lv, nlv;
-	bool ok, r, got;
 	byte ph;
+	bool r, got;
 
 	do
 	:: n > 0 ->
 		get(got);
 		if
-		:: got -> use(); release(true)
+		:: got -> use(); got = false; release(true)
 		:: else -> skip
 		fi;
 		n--
@@ -584,47 +657,54 @@ proctype client(byte n)
 }
 
 /*
- * A holder that invalidates the object (the seed's deadlock scenario):
- * with its reference held it takes the interlock, throws the data away,
- * and puts the interlock back with error=1, which leaves CHECK set since
- * refs remain.  Every current holder becomes stale.  It then references
- * the object again: ref_interlock must now give TRUE (reload) unless
- * someone else has already reloaded it, and it must not deadlock.
+ * A holder that invalidates the object (the scenario of the seed's
+ * deadlock): holding its reference it takes the interlock, discards the
+ * data, and puts the interlock back with error=1, which leaves CHECK set
+ * because references remain.  Every current user becomes stale.  Then it
+ * references the object again: ref_interlock must give TRUE (reload)
+ * unless someone else has reloaded it already, and must not deadlock.
  */
-proctype invalidator()
+proctype invalidator(byte n)
 {
 	int lv, nlv;
-	bool ok, r, got, got2;
 	byte ph, i;
+	bool r, got, got2;
 
 	get(got);
 	if
 	:: got ->
 		use();
-		get_interlock(r);
-		atomic {
-			loaded = 0;
-			inval_busy = 1;
-			i = 0;
-			do
-			:: i < NPROC ->
-				if
-				:: hold[i] == H_FRESH -> hold[i] = H_STALE
-				:: else -> skip
-				fi;
-				i++
-			:: else -> break
-			od;
-			nfresh = 0;
-			i = 0
-		};
-		put_interlock(1);
-		get(got2);		/* nested reference */
-		use();
-		if
-		:: got2 -> release(false)
-		:: else -> skip
-		fi;
+		do
+		:: n > 0 ->
+			get_interlock();
+			atomic {
+				r = false;
+				loaded = 0;
+				inval_busy = 1;
+				i = 0;
+				do
+				:: i < NPROC ->
+					if
+					:: hold[i] == H_FRESH -> hold[i] = H_STALE
+					:: else -> skip
+					fi;
+					i++
+				:: else -> break
+				od;
+				nfresh = 0;
+				i = 0
+			};
+			put_interlock(1);
+			get(got2);		/* nested reference */
+			use();
+			if
+			:: got2 -> got2 = false; release(false)
+			:: else -> skip
+			fi;
+			n--
+		:: else -> break
+		od;
+		got = false;
 		release(true)
 	:: else -> skip
 	fi;
@@ -632,23 +712,25 @@ proctype invalidator()
 }
 
 /*
- * Reclaim side (buffer-cache callback): only the non-blocking
+ * Reclaim side (e.g. a cache-eviction callback): only the non-blocking
  * try_interlock_norefs + put_interlock.  It either unloads the object and
- * reports it invalid (error=1), or, if the object is loaded, leaves it
- * alone and reports it valid (error=0).
+ * reports it invalid (error=1), or, if it is loaded, leaves it and reports
+ * it valid (error=0).
  */
 proctype reclaimer(byte n)
 {
 	int lv, nlv;
-	bool ok, r;
+	byte ph;
+	bool r;
 
 	do
 	:: n > 0 ->
-		try_interlock_norefs(r);
+		try_interlock_norefs();
 		if
 		:: r ->
 			if
 			:: atomic {
+				r = false;
 				assert(nfresh == 0);	/* property 3 */
 				loaded = 0
 			   };
@@ -657,7 +739,8 @@ proctype reclaimer(byte n)
 #else
 			   put_interlock(1)
 #endif
-			:: loaded -> put_interlock(0)
+			:: atomic { loaded -> r = false };
+			   put_interlock(0)
 			fi
 		:: else -> skip
 		fi;
@@ -667,7 +750,7 @@ proctype reclaimer(byte n)
 	finished++
 }
 
-/* Property 5: once every worker is done the word is back to 0. */
+/* Property 5: when every worker is done the word is back to 0. */
 proctype final()
 {
 	finished == NWORKERS;
@@ -679,11 +762,20 @@ proctype final()
 
 init
 {
+	byte k = 0;
+
 	atomic {
-		run client(CYCLES);
-		run client(CYCLES);
-		run invalidator();
+		do
+		:: k < NCLIENTS -> run client(CYCLES); k++
+		:: else -> break
+		od;
+#if INVAL
+		run invalidator(INVALS);
+#endif
+#if RECLAIMS > 0
 		run reclaimer(RECLAIMS);
-		run final()
+#endif
+		run final();
+		k = 0
 	}
 }

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Model-check model/refs.pml with spin.
+#
+#  1. The correct model, in several process configurations, must verify
+#     exhaustively with no errors (assertions + invalid end states).
+#  2. Every injected-bug variant (-DBUG_X) must be rejected (errors > 0).
+#
+# All spin/pan files go to a temporary directory that is removed at exit.
+# CHECK_JOBS=n (default 2) sets how many verifications run at once.
+# Exit status: 0 if all good, 1 if a check failed, 2 if tools are missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+model="$here/refs.pml"
+jobs_max=${CHECK_JOBS:-2}
+
+for tool in spin gcc; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "check.sh: '$tool' not found; install it (e.g. apt-get install -y spin gcc)" >&2
+		exit 2
+	fi
+done
+[ -f "$model" ] || { echo "check.sh: $model missing" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/refs-model.XXXXXX")
+
+# On exit (also on ^C) stop any verifier still running, then clean up.
+cleanup() {
+	local f
+	for f in "$work"/*/pan.pid; do
+		if [ -f "$f" ]; then
+			kill "$(cat "$f")" 2>/dev/null || true
+		fi
+	done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Maximum search depth.  The deepest configuration reaches about 550.
+depth=100000
+
+# run NAME "SPIN-DEFINES" "PAN-FLAGS" "GCC-FLAGS": generate, compile and
+# run one verifier in $work/NAME.  Leaves out (pan output), rc and secs there.
+run() {
+	local name=$1 defs=$2 panflags=$3 cflags=$4 dir="$work/$1" t0 t1 rc=0
+	mkdir -p "$dir"
+	cp "$model" "$dir/refs.pml"
+	t0=$(date +%s.%N)
+	(
+		cd "$dir"
+		# shellcheck disable=SC2086  # defs and panflags are word lists
+		spin $defs -a refs.pml >spin.log 2>&1 || { cat spin.log; exit 3; }
+		# shellcheck disable=SC2086
+		gcc $cflags -DSAFETY -o pan pan.c >gcc.log 2>&1 || { cat gcc.log; exit 3; }
+		# shellcheck disable=SC2086
+		./pan -m"$depth" $panflags >out 2>&1 &
+		echo $! >pan.pid
+		wait $! || true
+		rm -f pan.pid
+	) >"$dir/setup.log" 2>&1 || rc=$?
+	t1=$(date +%s.%N)
+	echo "$rc" >"$dir/rc"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$dir/secs"
+}
+
+# Start a job, keeping at most $jobs_max running.
+start() {
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n || true
+	done
+	run "$@" &
+}
+
+# name | spin defines | pan flags | gcc flags
+# (-DCOLLAPSE compresses stored states: about half the memory, a bit slower;
+# -O2 costs ~12s of compiling but pays off on the long runs.)
+good=(
+	"invalidator|-DNCLIENTS=2 -DCYCLES=2 -DINVAL=1 -DINVALS=1 -DRECLAIMS=1|-w26|-O2 -DCOLLAPSE"
+	"clients|-DNCLIENTS=3 -DCYCLES=2 -DINVAL=0 -DRECLAIMS=1|-w26|-O2 -DCOLLAPSE"
+	"reinvalidate|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=2 -DRECLAIMS=1|-w24|-O2"
+	"spurious|-DSPURIOUS -DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=1|-w24|-O2"
+)
+# variant letter | configuration in which the bug is shown
+bad=(
+	"A|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=0"
+	"B|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=0"
+	"C|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=0"
+	"D|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=0"
+	"E|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=0"
+	"F|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=1"
+	"G|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=0"
+	"H|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=2 -DRECLAIMS=0"
+)
+
+t_start=$(date +%s)
+for g in "${good[@]}"; do
+	IFS='|' read -r name defs flags cflags <<<"$g"
+	start "good-$name" "$defs" "$flags" "$cflags"
+done
+for b in "${bad[@]}"; do
+	IFS='|' read -r letter defs <<<"$b"
+	# the counterexamples are found within a few thousand states: -O0
+	start "bug-$letter" "-DBUG_$letter $defs" "-w20" "-O0"
+done
+wait
+
+passed=0 rejected=0 failed=0
+
+field() { # field FILE REGEX N: field N (or "last") of the first matching line
+	awk -v re="$2" -v f="$3" '$0 ~ re { print (f == "last") ? $NF : $(f + 0); exit }' "$1"
+}
+
+for g in "${good[@]}"; do
+	IFS='|' read -r name defs _ _ <<<"$g"
+	dir="$work/good-$name"
+	if [ "$(cat "$dir/rc" 2>/dev/null || echo missing)" != 0 ]; then
+		echo "correct model [$name]: FAILED to build/run:"
+		sed 's/^/    /' "$dir/setup.log"
+		failed=$((failed + 1))
+		continue
+	fi
+	out="$dir/out"
+	errs=$(field "$out" 'errors: ' last)
+	states=$(field "$out" 'states, stored' 1)
+	trans=$(field "$out" 'transitions' 1)
+	dep=$(awk '/depth reached/ { sub(",", "", $(NF-2)); print $(NF-2); exit }' "$out")
+	mem=$(field "$out" 'total actual memory usage' 1)
+	secs=$(cat "$dir/secs")
+	if [ "${errs:-x}" = 0 ] &&
+	   ! grep -q 'max search depth too small' "$out" &&
+	   ! grep -q 'Search not completed' "$out" &&
+	   ! grep -qi 'out of memory' "$out"; then
+		printf 'correct model [%s]: ok, %s states, %s transitions, depth %s, %s MB, %ss  (%s)\n' \
+			"$name" "$states" "$trans" "$dep" "$mem" "$secs" "$defs"
+		passed=$((passed + 1))
+	else
+		echo "correct model [$name]: FAILED ($defs)"
+		grep -E '^pan|error|Search not completed' "$out" | sed 's/^/    /' | head -20
+		failed=$((failed + 1))
+	fi
+done
+
+for b in "${bad[@]}"; do
+	IFS='|' read -r letter defs <<<"$b"
+	dir="$work/bug-$letter"
+	if [ "$(cat "$dir/rc" 2>/dev/null || echo missing)" != 0 ]; then
+		echo "variant $letter: FAILED to build/run:"
+		sed 's/^/    /' "$dir/setup.log"
+		failed=$((failed + 1))
+		continue
+	fi
+	out="$dir/out"
+	errs=$(field "$out" 'errors: ' last)
+	why=$(grep -m1 '^pan:1:' "$out" | sed 's/^pan:1: //' || true)
+	if [ -n "${errs:-}" ] && [ "$errs" -gt 0 ]; then
+		echo "variant $letter: rejected as expected ($why)"
+		rejected=$((rejected + 1))
+	else
+		echo "variant $letter: NOT rejected -- spin found no error with -DBUG_$letter"
+		failed=$((failed + 1))
+	fi
+done
+
+echo "model: $passed passed, $rejected rejected-as-expected, $failed failed ($(( $(date +%s) - t_start ))s)"
+[ "$failed" = 0 ]
