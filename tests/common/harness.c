@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -61,6 +62,35 @@ ht_rand(uint64_t *s)
 	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t
+ht_rng_stream(uint64_t seed, uint64_t idx)
+{
+	/* splitmix64 of the seed and the stream number */
+	uint64_t z = seed + (idx + 1) * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+unsigned
+ht_rand_below(uint64_t *state, unsigned n)
+{
+	return (unsigned)(ht_rand(state) % n);
+}
+
+void
+ht_spin_pause(uint64_t *state, unsigned maxspin, unsigned yield)
+{
+	unsigned n = maxspin ? ht_rand_below(state, maxspin) : 0;
+
+	for (volatile unsigned i = 0; i < n; i = i + 1)
+		;
+	if (yield && ht_rand_below(state, yield) == 0)
+		sched_yield();
 }
 
 int

@@ -5,7 +5,9 @@
  *   HT_CHECK(cond, fmt, ...)   fail loudly (file:line, message) and exit 1
  *   ht_seed(argc, argv)        seed from --seed N, $HL_SEED or the clock;
  *                              printed, so a failing run can be replayed
- *   ht_rand(&state)            xorshift64* generator
+ *   ht_rand(&state)            xorshift64* generator; ht_rng_stream()
+ *                              derives per-thread states from the seed,
+ *                              ht_rand_below(), ht_spin_pause()
  *   ht_watchdog_start(s, ...)  turn a hang into a failure: after s seconds
  *                              dump the registered lock words and every
  *                              sleeper, then exit 2
@@ -39,6 +41,12 @@ __attribute__((noreturn, format(printf, 4, 5))) void ht_fail(
 
 uint64_t ht_seed(int argc, char **argv);
 uint64_t ht_rand(uint64_t *state);
+/* An independent non-zero generator state for stream idx of a seed. */
+uint64_t ht_rng_stream(uint64_t seed, uint64_t idx);
+/* Uniform-ish in [0, n). */
+unsigned ht_rand_below(uint64_t *state, unsigned n);
+/* Spin a random 0..maxspin iterations; yield the CPU one time in `yield'. */
+void ht_spin_pause(uint64_t *state, unsigned maxspin, unsigned yield);
 int ht_threads_from_env(int def);
 double ht_seconds_from_env(double def);
 

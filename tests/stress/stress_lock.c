@@ -67,34 +67,6 @@ mix(uint64_t v)
 	return ~(v * 0xff51afd7ed558ccdull) ^ (v << 17);
 }
 
-static uint64_t
-rng_init(uint64_t seed, uint64_t idx)
-{
-	uint64_t z = seed + (idx + 1) * 0x9e3779b97f4a7c15ull;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	return z ? z : 1;
-}
-
-static unsigned
-rnd(uint64_t *rng, unsigned n)
-{
-	return (unsigned)(ht_rand(rng) % n);
-}
-
-static void
-pause_a_bit(uint64_t *rng, unsigned maxspin)
-{
-	unsigned n = rnd(rng, maxspin);
-
-	for (volatile unsigned i = 0; i < n; i = i + 1)
-		;
-	if (rnd(rng, 16) == 0)
-		sched_yield();
-}
-
 static void
 add_counts(const struct counts *c)
 {
@@ -193,7 +165,7 @@ read_payload(struct lobj *o, uint64_t *rng, struct counts *c, const char *what)
 {
 	uint64_t a = o->a;
 
-	pause_a_bit(rng, 100);
+	ht_spin_pause(rng, 100, 16);
 	HT_CHECK(o->b == mix(a) && o->a == a,
 	    "%s %s: torn payload a=%#llx b=%#llx", o->name, what,
 	    (unsigned long long)a, (unsigned long long)o->b);
@@ -208,7 +180,7 @@ write_payload(struct lobj *o, uint64_t *rng, struct counts *c, const char *what)
 	read_payload(o, rng, c, what);
 	v = ++o->seq;
 	o->a = v;
-	pause_a_bit(rng, 200);
+	ht_spin_pause(rng, 200, 16);
 	o->b = mix(v);
 	c->writes++;
 }
@@ -217,9 +189,9 @@ write_payload(struct lobj *o, uint64_t *rng, struct counts *c, const char *what)
 static void
 op_ex(struct lobj *o, uint64_t *rng, struct counts *c)
 {
-	int depth = 1 + (int)rnd(rng, 3);
+	int depth = 1 + (int)ht_rand_below(rng, 3);
 
-	if (rnd(rng, 4) == 0) {
+	if (ht_rand_below(rng, 4) == 0) {
 		int error = hl_lock_ex_try(&o->lk);
 
 		HT_CHECK(error == 0 || error == EAGAIN, "ex_try: %d", error);
@@ -236,7 +208,7 @@ op_ex(struct lobj *o, uint64_t *rng, struct counts *c)
 	check_ex_word(o, 1, "ex");
 	write_payload(o, rng, c, "ex");
 	for (int d = 2; d <= depth; d++) {
-		if (rnd(rng, 2) == 0) {
+		if (ht_rand_below(rng, 2) == 0) {
 			hl_lock_ex(&o->lk);
 		} else {
 			/* The owner's try always succeeds. */
@@ -246,7 +218,7 @@ op_ex(struct lobj *o, uint64_t *rng, struct counts *c)
 		check_ex_word(o, d, "ex recursion");
 		c->ex_depth2++;
 	}
-	if (rnd(rng, 4) == 0) {
+	if (ht_rand_below(rng, 4) == 0) {
 		/* The owner asking for shared gets one more exclusive hold. */
 		hl_lock_sh(&o->lk);
 		check_ex_word(o, depth + 1, "owner's shared request");
@@ -254,7 +226,7 @@ op_ex(struct lobj *o, uint64_t *rng, struct counts *c)
 		hl_unlock(&o->lk);
 		c->owner_sh++;
 	}
-	if (rnd(rng, 3) == 0) {
+	if (ht_rand_below(rng, 3) == 0) {
 		/* Downgrade all holds to shared, then read. */
 		ex_exit(o);
 		sh_enter(o, "downgrade");
@@ -283,11 +255,11 @@ op_ex(struct lobj *o, uint64_t *rng, struct counts *c)
 static void
 op_sh(struct lobj *o, uint64_t *rng, struct counts *c)
 {
-	int depth = 1 + (int)rnd(rng, 3);
+	int depth = 1 + (int)ht_rand_below(rng, 3);
 	int held = 0;
 
 	for (int d = 1; d <= depth; d++) {
-		if (rnd(rng, 3) == 0) {
+		if (ht_rand_below(rng, 3) == 0) {
 			int error = hl_lock_sh_try(&o->lk);
 
 			HT_CHECK(
@@ -330,7 +302,7 @@ op_sh(struct lobj *o, uint64_t *rng, struct counts *c)
 static void
 op_upgrade(struct lobj *o, uint64_t *rng, struct counts *c)
 {
-	int k = 1 + (int)rnd(rng, 2);
+	int k = 1 + (int)ht_rand_below(rng, 2);
 	int error;
 
 	for (int d = 1; d <= k; d++)
@@ -348,7 +320,7 @@ op_upgrade(struct lobj *o, uint64_t *rng, struct counts *c)
 				sh_exit(o);
 			hl_unlock(&o->lk);
 		}
-		if (rnd(rng, 2) == 0)
+		if (ht_rand_below(rng, 2) == 0)
 			op_ex(o, rng, c);
 		return;
 	}
@@ -360,7 +332,7 @@ op_upgrade(struct lobj *o, uint64_t *rng, struct counts *c)
 	HT_CHECK(hl_lock_upgrade(&o->lk, k) == 0, "re-upgrade");
 	check_ex_word(o, k, "re-upgrade");
 	write_payload(o, rng, c, "upgrade");
-	if (rnd(rng, 2) == 0) {
+	if (ht_rand_below(rng, 2) == 0) {
 		ex_exit(o);
 		sh_enter(o, "downgrade after upgrade");
 		hl_lock_downgrade(&o->lk, k);
@@ -388,8 +360,8 @@ worker(void *arg)
 	struct counts c = {0};
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		struct lobj *o = &objs[rnd(&rng, NLOCKS)];
-		unsigned op = rnd(&rng, 10);
+		struct lobj *o = &objs[ht_rand_below(&rng, NLOCKS)];
+		unsigned op = ht_rand_below(&rng, 10);
 
 		hl_ref(&o->lk);
 		if (op < 3)
@@ -401,7 +373,7 @@ worker(void *arg)
 		HT_CHECK(!hl_lock_excl_owned(&o->lk),
 		    "%s: still owned after the section", o->name);
 		hl_rel(&o->lk);
-		if (rnd(&rng, 8) == 0)
+		if (ht_rand_below(&rng, 8) == 0)
 			sched_yield();
 	}
 	add_counts(&c);
@@ -456,7 +428,8 @@ main(int argc, char **argv)
 
 	for (int i = 0; i < nthreads; i++)
 		if (pthread_create(&th[i], NULL, worker,
-			(void *)(uintptr_t)rng_init(seed, (uint64_t)i)) != 0)
+			(void *)(uintptr_t)ht_rng_stream(seed, (uint64_t)i)) !=
+		    0)
 			HT_CHECK(false, "pthread_create %d", i);
 	ts.tv_sec = (time_t)secs;
 	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);

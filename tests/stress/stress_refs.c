@@ -109,35 +109,6 @@ payload_mix(uint64_t v)
 	return (v * PAYLOAD_SALT) ^ (v >> 7) ^ 0x5bd1e995u;
 }
 
-static uint64_t
-rng_init(uint64_t seed, uint64_t idx)
-{
-	uint64_t z = seed + (idx + 1) * 0x9e3779b97f4a7c15ull;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	return z ? z : 1;
-}
-
-static unsigned
-rnd(uint64_t *rng, unsigned n)
-{
-	return (unsigned)(ht_rand(rng) % n);
-}
-
-/* A few hundred ns to a few us of work, sometimes giving up the CPU. */
-static void
-slow_work(uint64_t *rng, unsigned maxspin)
-{
-	unsigned n = rnd(rng, maxspin);
-
-	for (volatile unsigned i = 0; i < n; i = i + 1)
-		;
-	if (rnd(rng, 8) == 0)
-		sched_yield();
-}
-
 static void
 add_counts(const struct counts *c)
 {
@@ -263,14 +234,14 @@ load(struct obj *o, uint64_t *rng, struct counts *c)
 		c->revalidations++;
 		goto out;
 	}
-	slow_work(rng, 2000);
+	ht_spin_pause(rng, 2000, 8);
 	g = atomic_load(&o->lgen) + 1;
 	atomic_store(&o->p1, g); /* half-written until p2 */
-	if ((int)rnd(rng, 100) < fail_pct) {
+	if ((int)ht_rand_below(rng, 100) < fail_pct) {
 		error = EIO;
 		goto out;
 	}
-	slow_work(rng, 500);
+	ht_spin_pause(rng, 500, 8);
 	atomic_store(&o->p2, payload_mix(g));
 	atomic_store(&o->lgen, g);
 	atomic_store(&o->evicted, 0);
@@ -362,7 +333,7 @@ release(struct obj *o, uint64_t *rng, struct counts *c)
 	u = atomic_load(&o->users);
 	HT_CHECK(u == 0, "%s: unload with %d user(s) holding it", o->name, u);
 	atomic_store(&o->must_retry, 0);
-	if (rnd(rng, 2) == 0) {
+	if (ht_rand_below(rng, 2) == 0) {
 		unload(o);
 		c->unloads++;
 	} else {
@@ -379,23 +350,23 @@ worker(void *arg)
 	struct counts c = {0};
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		struct obj *o = &objs[rnd(&rng, NOBJ)];
+		struct obj *o = &objs[ht_rand_below(&rng, NOBJ)];
 		struct view v, nv;
 
 		if (get(o, &rng, &c, "worker get", &v) == GET_FAILED)
 			continue;
-		slow_work(&rng, 300);
-		switch (rnd(&rng, 4)) {
+		ht_spin_pause(&rng, 300, 8);
+		switch (ht_rand_below(&rng, 4)) {
 		case 0: /* extra plain reference while holding one */
 			hl_ref(&o->lk);
 			c.extra_refs++;
-			slow_work(&rng, 200);
+			ht_spin_pause(&rng, 200, 8);
 			hl_rel(&o->lk);
 			break;
 		case 1: /* nested get: re-validates after an invalidation */
 			if (get(o, &rng, &c, "nested get", &nv) != GET_FAILED) {
 				c.nested++;
-				slow_work(&rng, 200);
+				ht_spin_pause(&rng, 200, 8);
 				release(o, &rng, &c);
 			}
 			break;
@@ -417,14 +388,14 @@ invalidator(void *arg)
 	struct counts c = {0};
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		struct obj *o = &objs[rnd(&rng, NOBJ)];
+		struct obj *o = &objs[ht_rand_below(&rng, NOBJ)];
 		struct view v;
 		uint64_t lg0;
 		int r;
 
 		if (get(o, &rng, &c, "invalidator get", &v) == GET_FAILED)
 			continue;
-		slow_work(&rng, 300);
+		ht_spin_pause(&rng, 300, 8);
 		(void)hl_get_interlock(&o->lk);
 		ilk_enter(o, "invalidate");
 		atomic_fetch_add(&o->iactive, 1);
@@ -455,7 +426,7 @@ invalidator(void *arg)
 		if (r != GET_FAILED)
 			release(o, &rng, &c);
 		release(o, &rng, &c);
-		if (rnd(&rng, 4) == 0)
+		if (ht_rand_below(&rng, 4) == 0)
 			sched_yield();
 	}
 	add_counts(&c);
@@ -469,11 +440,11 @@ reclaimer(void *arg)
 	struct counts c = {0};
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		struct obj *o = &objs[rnd(&rng, NOBJ)];
+		struct obj *o = &objs[ht_rand_below(&rng, NOBJ)];
 		int u;
 
 		if (!hl_try_interlock_norefs(&o->lk)) {
-			if (rnd(&rng, 4) == 0)
+			if (ht_rand_below(&rng, 4) == 0)
 				sched_yield();
 			continue;
 		}
@@ -489,7 +460,7 @@ reclaimer(void *arg)
 		atomic_store(&o->p2, 0);
 		c.reclaims++;
 		/* Let getters pile up behind the interlock now and then. */
-		slow_work(&rng, 1000);
+		ht_spin_pause(&rng, 1000, 8);
 		ilk_exit(o);
 		hl_put_interlock(&o->lk, reclaim_error());
 	}
@@ -557,7 +528,7 @@ probe_reclaim_race(uint64_t seed)
 {
 	struct obj *o = &probe_obj;
 	struct counts c = {0};
-	uint64_t rng = rng_init(seed, 1000);
+	uint64_t rng = ht_rng_stream(seed, 1000);
 	int saved_fail = fail_pct;
 	struct view v;
 	pthread_t t;
@@ -583,7 +554,7 @@ probe_reclaim_race(uint64_t seed)
 
 	/* ...while a getter references it and sleeps behind the interlock. */
 	if (pthread_create(&t, NULL, probe_getter,
-		(void *)(uintptr_t)rng_init(seed, 1001)) != 0)
+		(void *)(uintptr_t)ht_rng_stream(seed, 1001)) != 0)
 		HT_CHECK(false, "pthread_create");
 	while (
 	    (atomic_load(&o->lk.refs) &
@@ -641,15 +612,16 @@ main(int argc, char **argv)
 
 	for (int i = 0; i < nworkers; i++)
 		if (pthread_create(&th[nth++], NULL, worker,
-			(void *)(uintptr_t)rng_init(seed, (uint64_t)i)) != 0)
+			(void *)(uintptr_t)ht_rng_stream(seed, (uint64_t)i)) !=
+		    0)
 			HT_CHECK(false, "pthread_create worker %d", i);
 	for (int i = 0; i < NINVAL; i++)
 		if (pthread_create(&th[nth++], NULL, invalidator,
-			(void *)(uintptr_t)rng_init(seed, 500 + (uint64_t)i)) !=
-		    0)
+			(void *)(uintptr_t)ht_rng_stream(
+			    seed, 500 + (uint64_t)i)) != 0)
 			HT_CHECK(false, "pthread_create invalidator");
 	if (pthread_create(&th[nth++], NULL, reclaimer,
-		(void *)(uintptr_t)rng_init(seed, 900)) != 0)
+		(void *)(uintptr_t)ht_rng_stream(seed, 900)) != 0)
 		HT_CHECK(false, "pthread_create reclaimer");
 
 	ts.tv_sec = (time_t)secs;
