@@ -39,6 +39,7 @@ build_and_test() {	# build_and_test DIR [cmake args...]
 	ctest --test-dir "$dir" --output-on-failure -j1
 }
 
+mkdir -p build
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66
