@@ -123,10 +123,10 @@ static inline HL_MUST_CHECK bool
 hl_ref_interlock(struct hl_lock *l)
 {
 	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
-	uint32_t cnt = lv & HL_REFS_COUNT_MASK;
 
-	if (HL_LIKELY(cnt != 0 && cnt != HL_REFS_COUNT_MASK &&
-		      (lv & HL_REFS_CHECK) == 0)) {
+	/* One compare: CHECK clear and 1 <= count < HL_REFS_COUNT_MASK. */
+	if (HL_LIKELY((lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
+		      HL_REFS_COUNT_MASK - 1u)) {
 		if (atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
 			memory_order_acquire, memory_order_relaxed))
 			return false;

@@ -114,7 +114,8 @@ hl_cli_parse_size(const char *s, uint64_t *out)
 	n = strlen(end);
 	if (n >= sizeof(suffix))
 		return EINVAL;
-	for (size_t i = 0; i <= n; i++)
+	memset(suffix, 0, sizeof(suffix));
+	for (size_t i = 0; i < n; i++)
 		suffix[i] = (char)tolower((unsigned char)end[i]);
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(suffix, units[i].suffix) != 0)
