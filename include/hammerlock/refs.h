@@ -271,11 +271,16 @@ HL_EXPORT HL_MUST_CHECK bool hl_try_interlock_norefs(struct hl_lock *l);
  */
 HL_EXPORT void hl_put_interlock(struct hl_lock *l, int error);
 
-/* Queries: snapshots of the refs word (relaxed loads). */
+/*
+ * Queries: snapshots of the refs word.  They are acquire loads, so a
+ * thread that sees the count at 0 (typically the interlock holder deciding
+ * whether it may unload or destroy) also sees every write the other
+ * holders made before they released their references.
+ */
 static inline HL_MUST_CHECK uint32_t
 hl_isactive(const struct hl_lock *l)
 {
-	return atomic_load_explicit(&l->refs, memory_order_relaxed) &
+	return atomic_load_explicit(&l->refs, memory_order_acquire) &
 	       HL_REFS_COUNT_MASK;
 }
 
@@ -295,13 +300,13 @@ hl_norefs(const struct hl_lock *l)
 static inline HL_MUST_CHECK bool
 hl_norefsorlock(const struct hl_lock *l)
 {
-	return atomic_load_explicit(&l->refs, memory_order_relaxed) == 0;
+	return atomic_load_explicit(&l->refs, memory_order_acquire) == 0;
 }
 
 static inline HL_MUST_CHECK bool
 hl_refsorlock(const struct hl_lock *l)
 {
-	return atomic_load_explicit(&l->refs, memory_order_relaxed) != 0;
+	return atomic_load_explicit(&l->refs, memory_order_acquire) != 0;
 }
 
 #ifdef __cplusplus

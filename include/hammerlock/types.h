@@ -73,8 +73,9 @@
  * Every operation that grants the caller the use of the object or of the
  * lock is an acquire operation: hl_ref, hl_ref_interlock (both results),
  * hl_ref_interlock_true, hl_get_interlock, hl_try_interlock_norefs, the
- * TRUE result of hl_rel_interlock, hl_lock_ex*, hl_lock_sh*, and a
- * successful hl_lock_upgrade.  Every operation that gives use up is a
+ * TRUE result of hl_rel_interlock (both forms), hl_lock_ex*, hl_lock_sh*,
+ * and a successful hl_lock_upgrade; the refs queries (hl_isactive,
+ * hl_norefs, ...) are acquire loads.  Every operation that gives use up is a
  * release operation: hl_rel, the FALSE result of hl_rel_interlock,
  * hl_ref_interlock_done, hl_rel_interlock_done, hl_put_interlock,
  * hl_unlock and hl_lock_downgrade.  Because every change to a word is a

@@ -130,6 +130,11 @@ hl__rel_fixup(struct hl_lock *l, uint32_t old)
 		;
 }
 
+/*
+ * Plain count-1 with a compare-and-swap, for the failure/unload path of
+ * hl_rel_interlock(l, true): acquire and release, since the caller holds
+ * the interlock and goes on to unload.
+ */
 static void
 hl__rel_slow(struct hl_lock *l)
 {
@@ -142,7 +147,7 @@ hl__rel_slow(struct hl_lock *l)
 		nlv = lv - 1;
 		if (R_COUNT(lv) == 1)
 			nlv &= ~HL_REFS_CHECK;
-	} while (!refs_cas(l, &lv, nlv, memory_order_release));
+	} while (!refs_cas(l, &lv, nlv, memory_order_acq_rel));
 }
 
 bool
