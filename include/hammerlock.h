@@ -21,5 +21,6 @@
 #include <hammerlock/lock.h>
 #include <hammerlock/diag.h>
 #include <hammerlock/format.h>
+#include <hammerlock/io.h>
 
 #endif /* HAMMERLOCK_H */
