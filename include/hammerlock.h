@@ -22,5 +22,6 @@
 #include <hammerlock/diag.h>
 #include <hammerlock/format.h>
 #include <hammerlock/io.h>
+#include <hammerlock/cache.h>
 
 #endif /* HAMMERLOCK_H */
