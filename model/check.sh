@@ -4,6 +4,8 @@
 #  1. The correct model, in several process configurations, must verify
 #     exhaustively with no errors (assertions + invalid end states).
 #  2. Every injected-bug variant (-DBUG_X) must be rejected (errors > 0).
+#  3. Every reachability probe of the plain hl_ref/hl_rel code (-DWITNESS=n)
+#     must fire, so that the checks of that code are not vacuous.
 #
 # All spin/pan files go to a temporary directory that is removed at exit.
 # CHECK_JOBS=n (default 2) sets how many verifications run at once.
@@ -81,6 +83,7 @@ good=(
 	"clients|-DNCLIENTS=3 -DCYCLES=2 -DINVAL=0 -DRECLAIMS=1|-w26|-O2 -DCOLLAPSE"
 	"reinvalidate|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=2 -DRECLAIMS=1|-w24|-O2"
 	"spurious|-DSPURIOUS -DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=1|-w24|-O2"
+	"plain|-DPLAIN=1 -DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=1|-w24|-O2"
 )
 # variant letter | configuration in which the bug is shown
 bad=(
@@ -92,6 +95,14 @@ bad=(
 	"F|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=1"
 	"G|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=0 -DRECLAIMS=0"
 	"H|-DNCLIENTS=2 -DCYCLES=1 -DINVAL=1 -DINVALS=2 -DRECLAIMS=0"
+	"I|-DPLAIN=1 -DNCLIENTS=1 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=0"
+)
+# reachability probe number | configuration (see WITNESS in refs.pml)
+reach=(
+	"1|-DPLAIN=1 -DNCLIENTS=1 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=0"
+	"2|-DPLAIN=1 -DNCLIENTS=1 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=0"
+	"3|-DPLAIN=1 -DNCLIENTS=1 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=0"
+	"4|-DPLAIN=1 -DNCLIENTS=1 -DCYCLES=1 -DINVAL=1 -DINVALS=1 -DRECLAIMS=0"
 )
 
 t_start=$(date +%s)
@@ -104,9 +115,13 @@ for b in "${bad[@]}"; do
 	# the counterexamples are found within a few thousand states: -O0
 	start "bug-$letter" "-DBUG_$letter $defs" "-w20" "-O0"
 done
+for p in "${reach[@]}"; do
+	IFS='|' read -r num defs <<<"$p"
+	start "reach-$num" "-DWITNESS=$num $defs" "-w20" "-O0"
+done
 wait
 
-passed=0 rejected=0 failed=0
+passed=0 rejected=0 reached=0 failed=0
 
 field() { # field FILE REGEX N: field N (or "last") of the first matching line
 	awk -v re="$2" -v f="$3" '$0 ~ re { print (f == "last") ? $NF : $(f + 0); exit }' "$1"
@@ -163,5 +178,26 @@ for b in "${bad[@]}"; do
 	fi
 done
 
-echo "model: $passed passed, $rejected rejected-as-expected, $failed failed ($(( $(date +%s) - t_start ))s)"
+for p in "${reach[@]}"; do
+	IFS='|' read -r num defs <<<"$p"
+	dir="$work/reach-$num"
+	if [ "$(cat "$dir/rc" 2>/dev/null || echo missing)" != 0 ]; then
+		echo "probe $num: FAILED to build/run:"
+		sed 's/^/    /' "$dir/setup.log"
+		failed=$((failed + 1))
+		continue
+	fi
+	out="$dir/out"
+	# the probe, and nothing else, must be what stopped the search
+	if grep -q '^pan:1: assertion violated  *!(reached)' "$out"; then
+		echo "probe $num: reached as expected"
+		reached=$((reached + 1))
+	else
+		why=$(grep -m1 '^pan:1:' "$out" | sed 's/^pan:1: //' || true)
+		echo "probe $num: NOT reached (${why:-no error found}) with -DWITNESS=$num"
+		failed=$((failed + 1))
+	fi
+done
+
+echo "model: $passed passed, $rejected rejected-as-expected, $reached probes reached, $failed failed ($(( $(date +%s) - t_start ))s)"
 [ "$failed" = 0 ]

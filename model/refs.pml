@@ -5,10 +5,14 @@
  *
  * Mapping to the C functions (same semantics as the seed's hammer_*):
  *
+ *   hl_ref()                    -> inline hl_ref()  (load, then fetch_add
+ *                                  or the CAS loop of hl__ref_slow)
+ *   hl_rel()                    -> inline hl_rel(last)  (fetch_sub, then
+ *                                  the CHECK fixup of hl__rel_fixup)
  *   hl_ref_interlock()          -> inline ref_interlock()
  *   hl_ref_interlock_done()     -> inline ref_interlock_done()
- *   hl_rel()                    -> inline hl_rel()
- *   hl_rel_interlock(l, 1)      -> hl_rel(), result TRUE (done in get())
+ *   hl_rel_interlock(l, 1)      -> rel_slow() (hl__rel_slow, a CAS loop),
+ *                                  result TRUE (done in get())
  *   hl_rel_interlock(l, 0)      -> inline rel_interlock0()
  *   hl_rel_interlock_done()     -> inline rel_interlock_done()
  *   hl_get_interlock()          -> inline get_interlock()
@@ -22,6 +26,9 @@
  *   - Every compare-and-swap is exactly one atomic step: it compares the
  *     word with the value loaded before and, if equal, stores the new one.
  *     Between the load and the CAS any other process may run.
+ *   - fetch_add / fetch_sub (hl_ref, hl_rel) are one unconditional atomic
+ *     step each; the load before the fetch_add, and each load and CAS of
+ *     hl_rel's CHECK fixup after the fetch_sub, are steps of their own.
  *   - The futex wake that follows a successful CAS is a step of its own.
  *   - Ghost bookkeeping (who owns the interlock, who uses the data) is
  *     updated inside the step of the real operation it describes, and the
@@ -46,8 +53,10 @@
  *   4. no lost wakeup / deadlock: no process may stay blocked (checked as
  *      invalid end states; run pan without -E).
  *   5. clean end: after all workers finish, word == 0, nobody queued,
- *      nobody owns the interlock, nobody uses the data.
- *   Also: the count never underflows; done/put are only called with LOCKED.
+ *      nobody owns the interlock, nobody uses the data.  (The object may
+ *      be left loaded at count 0: cached, unreferenced.)
+ *   Also: the count never underflows; done/put are only called with LOCKED;
+ *   a plain hl_ref never makes 0->1 unless the caller holds the interlock.
  *
  * Injected bugs, selected with the C preprocessor (spin -DBUG_X -a refs.pml):
  *   BUG_A  rel_interlock_done clears CHECK even while references remain.
@@ -60,8 +69,24 @@
  *   BUG_G  rel_interlock drops the last reference and takes the interlock
  *          in two separate steps instead of one CAS.
  *   BUG_H  get_interlock takes LOCKED even when it is already held.
+ *   BUG_I  hl_rel leaves out the fixup: after a 1->0 fetch_sub with CHECK
+ *          set, CHECK stays set at count 0 (needs -DPLAIN).
  * -DSPURIOUS lets any queued sleeper wake up at any time.
- * Configuration: -DNCLIENTS=n -DCYCLES=n -DINVAL=0|1 -DINVALS=n -DRECLAIMS=n.
+ * -DPLAIN adds the plain hl_ref/hl_rel: every client takes a nested extra
+ * reference with hl_ref and drops it with hl_rel while it holds its base
+ * reference, and clients and the invalidator may end their (last)
+ * reference with a plain hl_rel instead of hl_rel_interlock(l, 0), which
+ * leaves the object loaded at count 0.
+ * -DWITNESS=n (with -DPLAIN) turns on reachability probe n (see PROBE),
+ * which fails when the new code reaches a given state; check.sh expects
+ * spin to reach each of them, so that the new checks are not vacuous:
+ *   1  a ref_interlock load sees hl_rel's transient word (count 0, CHECK
+ *      set, LOCKED clear) before the fixup has run;
+ *   2  the fixup finds the count already back above 0;
+ *   3  hl_ref takes the slow path (LOCKED was set);
+ *   4  the fixup clears CHECK while another thread holds the interlock.
+ * Configuration: -DNCLIENTS=n -DCYCLES=n -DINVAL=0|1 -DINVALS=n -DRECLAIMS=n
+ * -DPLAIN.
  */
 
 /* ---- layout of the word (decimal: spin has no hex literals) ---------- */
@@ -92,6 +117,12 @@
 #else
 #define NRECL 0
 #endif
+#ifndef PLAIN
+#define PLAIN 0                 /* 1: nested hl_ref/hl_rel, plain-hl_rel ends */
+#endif
+#ifndef WITNESS
+#define WITNESS 0               /* reachability probe number (0: none) */
+#endif
 #define NWORKERS (NCLIENTS + INVAL + NRECL)
 #define NPROC    (NWORKERS + 2) /* + init + final checker */
 #if NCLIENTS + INVAL + NRECL + 2 > 8
@@ -108,6 +139,8 @@
 #define P_WAKE   6              /* successful CAS replaced a WANTED word */
 #define P_FAIL   7              /* try_interlock_norefs: word was not 0 */
 #define P_SPLIT  8              /* BUG_G only: 1->0 without the interlock */
+#define P_FAST   9              /* hl_ref: take the fetch_add fast path */
+#define P_FIX    10             /* hl_rel: 1->0 with CHECK, run the fixup */
 
 /* ---- ghost values ---------------------------------------------------- */
 #define NOBODY   255            /* ilk_owner: interlock free */
@@ -128,6 +161,9 @@ byte finished = 0;              /* workers that have terminated */
 bool inval_busy = 0;            /* an invalidation is in progress: set when
                                    the invalidator discards the data,
                                    cleared by the CAS that publishes it */
+#if WITNESS
+bool reached = 0;               /* the selected probe has fired */
+#endif
 
 /* ---- ghost helpers (only used inside atomic steps) ------------------- */
 inline become_fresh()
@@ -167,6 +203,26 @@ inline returned_false()
 		become_fresh()
 	fi
 }
+
+/*
+ * Reachability probe n (only with -DWITNESS=n): fails the run, with the
+ * message "assertion violated !(reached)", when condition c holds.  Used
+ * inside atomic steps.  PROBE(n, c) supplies its own ';' and expands to
+ * nothing without -DWITNESS, so the other runs are not changed at all.
+ */
+#if WITNESS
+inline probe(n, c)
+{
+	if
+	:: WITNESS == n && (c) -> reached = 1
+	:: else -> skip
+	fi;
+	assert(!reached)
+}
+#define PROBE(n, c) probe(n, c);
+#else
+#define PROBE(n, c)
+#endif
 
 inline ghost_acquire()
 {
@@ -260,6 +316,9 @@ inline ref_interlock()
 	do
 	:: atomic {
 		lv = word;
+		/* hl_rel's transient state (count 0, CHECK set, LOCKED clear,
+		   before the fixup) is seen by a new reference */
+		PROBE(1, CNT(lv) == 0 && (lv & CHECK) != 0 && (lv & LOCKED) == 0)
 		if
 		:: lv == 0 ->
 			nlv = 1 | LOCKED | CHECK; ph = P_ACQ
@@ -359,8 +418,11 @@ inline ref_interlock_done()
 	wake_step()
 }
 
-/* hl_rel: count-1, CHECK cleared on 1->0.  Never sleeps, never wakes. */
-inline hl_rel()
+/*
+ * hl__rel_slow (the count-1 of hl_rel_interlock(l, 1)): a CAS loop,
+ * count-1, CHECK cleared on 1->0 in the same CAS.  Never sleeps or wakes.
+ */
+inline rel_slow()
 {
 	do
 	:: atomic {
@@ -378,6 +440,119 @@ inline hl_rel()
 		fi
 	   }
 	od
+}
+
+/*
+ * hl_ref (plain): count+1.  The caller already holds a reference, or
+ * holds the interlock.
+ *   load; LOCKED clear and 1 <= count <= COUNT_MASK/2 -> fetch_add(1)
+ *   (one unconditional step, any number of steps after the load);
+ *   otherwise hl__ref_slow: CAS loop count+1, setting CHECK on 0->1.
+ * The fast path is exact only because, with LOCKED clear, the caller is
+ * not the interlock holder, so it holds a reference and the count cannot
+ * reach 0 before the fetch_add.  The asserts check exactly that.
+ */
+inline hl_ref()
+{
+	atomic {
+		lv = word;
+		if
+		:: (lv & LOCKED) == 0 && CNT(lv) >= 1 &&
+		   CNT(lv) - 1 < COUNT_MASK / 2 -> ph = P_FAST
+		:: else -> ph = P_NONE
+		fi;
+		PROBE(3, ph != P_FAST)	/* the slow path is taken */
+		lv = 0
+	};
+	if
+	:: ph == P_FAST ->
+		atomic {			/* fetch_add(1) */
+			assert(CNT(word) >= 1);	/* never 0->1 without CHECK */
+			word = word + 1;
+			ph = P_NONE
+		}
+	:: else ->
+		do
+		:: atomic {
+			lv = word;
+			/* 0->1 is legal only for the interlock holder */
+			assert(CNT(lv) >= 1 || ilk_owner == _pid);
+			nlv = lv + 1;
+			if
+			:: CNT(lv) == 0 -> nlv = nlv | CHECK
+			:: else -> skip
+			fi
+		   };
+		   atomic {			/* the CAS */
+			if
+			:: word == lv -> word = nlv; lv = 0; nlv = 0; break
+			:: else -> lv = 0; nlv = 0
+			fi
+		   }
+		od
+	fi
+}
+
+/*
+ * hl_rel (plain): old = fetch_sub(1), one unconditional step.  If the old
+ * count was 1 and CHECK was set, the word is left at count 0 with CHECK
+ * set, and every other process can see that until the fixup
+ * (hl__rel_fixup) clears CHECK: loop { load; stop if the count is not 0
+ * or CHECK is clear; CAS lv -> lv & ~CHECK }.  A new 0->1 sets CHECK
+ * itself and owns it.  LOCKED is usually clear then, but need not be: a
+ * failed loader that has already dropped its own reference (rel_slow)
+ * still holds the interlock when the last other holder calls hl_rel, and
+ * the fixup then clears CHECK under that interlock.  Never sleeps, never
+ * wakes.
+ * `last`: the caller's use of the data ends with this release (ghost).
+ */
+inline hl_rel(last)
+{
+	atomic {				/* fetch_sub(1) */
+		lv = word;
+		assert(CNT(lv) > 0);			/* no underflow */
+		word = lv - 1;
+		if
+		:: last -> drop_hold()
+		:: else -> skip
+		fi;
+		if
+#ifdef BUG_I
+		:: true -> ph = P_NONE		/* fixup left out */
+#else
+		:: CNT(lv) == 1 && (lv & CHECK) != 0 -> ph = P_FIX
+		:: else -> ph = P_NONE
+#endif
+		fi;
+		lv = 0
+	};
+	if
+	:: ph == P_FIX ->
+		do
+		:: atomic {
+			lv = word;
+			if
+			:: CNT(lv) != 0 || (lv & CHECK) == 0 ->
+				/* someone re-referenced it meanwhile */
+				PROBE(2, CNT(lv) != 0)
+				lv = 0; ph = P_NONE;
+				break
+			:: else -> nlv = lv & ~CHECK
+			fi
+		   };
+		   atomic {			/* the CAS */
+			if
+			:: word == lv ->
+				/* clears CHECK under someone's interlock */
+				PROBE(4, (lv & LOCKED) != 0)
+				word = nlv; lv = 0; nlv = 0; ph = P_NONE;
+				break
+			:: else -> lv = 0; nlv = 0
+			fi
+		   }
+		od
+	:: else -> skip
+	fi
 }
 
 /*
@@ -591,8 +766,9 @@ inline get(got)
 		   ref_interlock_done();
 		   got = true
 		:: r = false;
-		   /* load failed: hl_rel_interlock(lock, 1) is hl_rel + TRUE */
-		   hl_rel();
+		   /* load failed: hl_rel_interlock(lock, 1) is
+		      hl__rel_slow + TRUE */
+		   rel_slow();
 		   atomic {
 			assert(nfresh == 0);		/* property 3 */
 			loaded = 0			/* tear down the partial load */
@@ -637,6 +813,13 @@ inline release(last)
 
 /* ---- processes ------------------------------------------------------- */
 
+/*
+ * With -DPLAIN a client takes a nested extra reference with hl_ref and
+ * drops it with hl_rel while it holds its base reference, and then ends
+ * the base reference either with hl_rel_interlock(l, 0) or with a plain
+ * hl_rel, which leaves the object loaded (cached) at count 0; the next
+ * 0->1 reference gets TRUE and the idempotent load finds it loaded.
+ */
 proctype client(byte n)
 {
 	int lv, nlv;
@@ -647,7 +830,19 @@ proctype client(byte n)
 	:: n > 0 ->
 		get(got);
 		if
-		:: got -> use(); got = false; release(true)
+		:: got ->
+#if PLAIN
+			hl_ref();		/* nested extra reference */
+			use();
+			hl_rel(false);		/* never the last: base ref held */
+			got = false;
+			if
+			:: true -> release(true)
+			:: true -> hl_rel(true)	/* may leave it cached at 0 */
+			fi
+#else
+			use(); got = false; release(true)
+#endif
 		:: else -> skip
 		fi;
 		n--
@@ -705,7 +900,14 @@ proctype invalidator(byte n)
 		:: else -> break
 		od;
 		got = false;
+#if PLAIN
+		if
+		:: true -> release(true)
+		:: true -> hl_rel(true)		/* may leave it cached at 0 */
+		fi
+#else
 		release(true)
+#endif
 	:: else -> skip
 	fi;
 	finished++
