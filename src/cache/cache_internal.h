@@ -43,6 +43,9 @@ hl__stat_add(_Atomic uint64_t *c, uint64_t n)
 HL_HIDDEN int hl__cache_why(char *why, size_t whylen, int err, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 
+HL_HIDDEN int hl__read_header(struct hl_mount *m, int fd, const char *path,
+    struct hl_volume_header *vh, char *why, size_t whylen);
+
 HL_HIDDEN void hl__volume_destroy(struct hl_volume *v);
 
 #endif /* HL_CACHE_INTERNAL_H */

@@ -28,14 +28,42 @@ hl__cache_why(char *why, size_t whylen, int err, const char *fmt, ...)
 	return err;
 }
 
+/*
+ * Read and decode the header of volume file fd (named path in messages)
+ * through the mount's I/O backend, so that injected faults reach it.
+ */
+int
+hl__read_header(struct hl_mount *m, int fd, const char *path,
+    struct hl_volume_header *vh, char *why, size_t whylen)
+{
+	char msg[256];
+	void *buf;
+	int error;
+
+	if ((buf = m->io->ops->alloc(m->io, HL_VOLHDR_SIZE)) == NULL)
+		return hl__cache_why(
+		    why, whylen, ENOMEM, "%s: no memory for the header", path);
+	error = hl_io_read_full(m->io, fd, buf, HL_VOLHDR_SIZE, 0);
+	if (error) {
+		hl__stat_add(&m->st.read_errors, 1);
+		hl__cache_why(why, whylen, error, "%s: reading the header: %s",
+		    path, strerror(error));
+	} else {
+		error =
+		    hl_volhdr_decode(buf, HL_VOLHDR_SIZE, vh, msg, sizeof(msg));
+		if (error)
+			hl__cache_why(why, whylen, error, "%s: %s", path, msg);
+	}
+	m->io->ops->free(m->io, buf, HL_VOLHDR_SIZE);
+	return error;
+}
+
 /* Open one file and read its header; *fdp is set even on error. */
 static int
 probe_one(struct hl_mount *m, const char *path, int *fdp,
     struct hl_volume_header *vh, char *why, size_t whylen)
 {
-	char msg[256];
 	uint64_t size;
-	void *buf;
 	int error;
 
 	*fdp = -1;
@@ -52,26 +80,11 @@ probe_one(struct hl_mount *m, const char *path, int *fdp,
 		return hl__cache_why(why, whylen, EINVAL,
 		    "%s: truncated: %llu bytes, a header needs %u", path,
 		    (unsigned long long)size, HL_VOLHDR_SIZE);
-	if ((buf = m->io->ops->alloc(m->io, HL_VOLHDR_SIZE)) == NULL)
-		return hl__cache_why(
-		    why, whylen, ENOMEM, "%s: no memory for the header", path);
-	error = hl_io_read_full(m->io, *fdp, buf, HL_VOLHDR_SIZE, 0);
-	if (error) {
-		hl__stat_add(&m->st.read_errors, 1);
-		hl__cache_why(why, whylen, error, "%s: reading the header: %s",
-		    path, strerror(error));
-	} else {
-		error =
-		    hl_volhdr_decode(buf, HL_VOLHDR_SIZE, vh, msg, sizeof(msg));
-		if (error)
-			hl__cache_why(why, whylen, error, "%s: %s", path, msg);
-		else if (size < vh->vol_size)
-			error = hl__cache_why(why, whylen, EINVAL,
-			    "%s: truncated: %llu bytes, header says %llu", path,
-			    (unsigned long long)size,
-			    (unsigned long long)vh->vol_size);
-	}
-	m->io->ops->free(m->io, buf, HL_VOLHDR_SIZE);
+	error = hl__read_header(m, *fdp, path, vh, why, whylen);
+	if (error == 0 && size < vh->vol_size)
+		error = hl__cache_why(why, whylen, EINVAL,
+		    "%s: truncated: %llu bytes, header says %llu", path,
+		    (unsigned long long)size, (unsigned long long)vh->vol_size);
 	return error;
 }
 
@@ -145,9 +158,8 @@ report_leak(char *why, size_t whylen, size_t *used, const char *what,
     const char *path, uint64_t off, uint32_t refs)
 {
 	char line[320];
-	int len;
 
-	len = snprintf(line, sizeof(line),
+	snprintf(line, sizeof(line),
 	    "leak: %s (%s) at offset %#llx still referenced: refs=0x%08x", what,
 	    path, (unsigned long long)off, refs);
 	fprintf(stderr, "hammerlock: %s\n", line);
@@ -156,7 +168,6 @@ report_leak(char *why, size_t whylen, size_t *used, const char *what,
 		    line);
 		*used += strlen(why + *used);
 	}
-	(void)len;
 }
 
 int

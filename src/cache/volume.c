@@ -16,46 +16,28 @@
 
 #include "cache_internal.h"
 
-/* Read, decode and check the header against the mount's view of it. */
+/* Read the header again and check it against the mount's view of it. */
 static int
 volume_read_header(struct hl_volume *v, struct hl_volume_header **out)
 {
-	struct hl_mount *m = v->mount;
 	struct hl_volume_header *vh;
-	char why[256];
-	void *buf;
+	char why[320];
 	int error;
 
-	buf = m->io->ops->alloc(m->io, HL_VOLHDR_SIZE);
-	vh = malloc(sizeof(*vh));
-	if (buf == NULL || vh == NULL) {
-		m->io->ops->free(m->io, buf, HL_VOLHDR_SIZE);
-		free(vh);
+	if ((vh = malloc(sizeof(*vh))) == NULL)
 		return ENOMEM;
-	}
-	error = hl_io_read_full(m->io, v->fd, buf, HL_VOLHDR_SIZE, 0);
+	error = hl__read_header(v->mount, v->fd, v->path, vh, why, sizeof(why));
+	if (error == 0 && (vh->vol_no != v->probe.vol_no ||
+			      memcmp(vh->mount_id, v->probe.mount_id,
+				  HL_MOUNT_ID_SIZE) != 0 ||
+			      vh->vol_size != v->probe.vol_size ||
+			      vh->buffer_size != v->probe.buffer_size ||
+			      vh->node_size != v->probe.node_size))
+		error = hl__cache_why(why, sizeof(why), EINVAL,
+		    "%s: header changed since mount (volume %d)", v->path,
+		    v->vol_no);
 	if (error) {
-		hl__stat_add(&m->st.read_errors, 1);
-	} else {
-		error =
-		    hl_volhdr_decode(buf, HL_VOLHDR_SIZE, vh, why, sizeof(why));
-		if (error == 0 && (vh->vol_no != v->probe.vol_no ||
-				      memcmp(vh->mount_id, v->probe.mount_id,
-					  HL_MOUNT_ID_SIZE) != 0 ||
-				      vh->vol_size != v->probe.vol_size ||
-				      vh->buffer_size != v->probe.buffer_size ||
-				      vh->node_size != v->probe.node_size)) {
-			snprintf(why, sizeof(why),
-			    "header changed since mount (volume %u)",
-			    vh->vol_no);
-			error = EINVAL;
-		}
-		if (error)
-			fprintf(stderr, "hammerlock: %s: volume %d: %s\n",
-			    v->path, v->vol_no, why);
-	}
-	m->io->ops->free(m->io, buf, HL_VOLHDR_SIZE);
-	if (error) {
+		fprintf(stderr, "hammerlock: volume %d: %s\n", v->vol_no, why);
 		free(vh);
 		return error;
 	}

@@ -206,7 +206,7 @@ test_failed_load(void)
 	v = hl_get_volume(m, 0, &error);
 	HT_CHECK(
 	    v == NULL && error == EIO, "failed load: %p %d", (void *)v, error);
-	v = m == NULL ? NULL : hl_get_volume(m, 0, &error);
+	v = hl_get_volume(m, 0, &error);
 	HT_CHECK(v != NULL && error == 0, "the next get retries: %d", error);
 	HT_CHECK(atomic_load(&hl_volume_lock(v)->refs) == 1,
 	    "only the retry's reference: refs 0x%08x",
