@@ -54,6 +54,8 @@ HL_EXPORT bool hl__ref_interlock_slow(struct hl_lock *l);
 HL_EXPORT bool hl__rel_interlock_slow(struct hl_lock *l, bool locked);
 HL_EXPORT void hl__ref_interlock_done_slow(struct hl_lock *l);
 HL_EXPORT void hl__rel_interlock_done_slow(struct hl_lock *l);
+HL_EXPORT bool hl__ref_live_slow(struct hl_lock *l);
+HL_EXPORT bool hl__check_interlock_slow(struct hl_lock *l);
 
 static inline void
 hl__rowner_set(struct hl_lock *l, uintptr_t td)
@@ -270,6 +272,82 @@ HL_EXPORT HL_MUST_CHECK bool hl_try_interlock_norefs(struct hl_lock *l);
  * without the interlock.  Release.  Never sleeps.
  */
 HL_EXPORT void hl_put_interlock(struct hl_lock *l, int error);
+
+/*
+ * Lookup versus destruction (type-stable objects)
+ * ------------------------------------------------
+ *
+ * A cache whose lookups run without a lock finds objects that may be
+ * destroyed and recycled under it.  Such a cache keeps object memory
+ * type-stable (never freed while lookups can run) and uses these four:
+ *
+ *   hl_ref_live()         the lookup's reference: refused on a DEAD
+ *                         word.  Never sleeps, so it may run under a
+ *                         table lock.  The caller then re-checks the
+ *                         object's identity and calls hl_check_interlock().
+ *   hl_check_interlock()  the second half of hl_ref_interlock(), for a
+ *                         caller that already holds a reference.
+ *   hl_kill_interlock()   the destroyer, holding the interlock at count 0,
+ *                         makes the word DEAD; fails if a lookup's
+ *                         reference got in first.
+ *   hl_revive_interlock() the recycler turns a DEAD word into
+ *                         1|LOCKED|CHECK for the object it constructs.
+ */
+
+/*
+ * Take a reference unless the word is DEAD (then return false and take
+ * nothing).  On 0->1 sets CHECK (the object must be loaded or
+ * re-validated: follow with hl_check_interlock()).  Acquire.  Never
+ * sleeps.  Fatal on count overflow.
+ */
+static inline HL_MUST_CHECK bool
+hl_ref_live(struct hl_lock *l)
+{
+	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
+
+	/* Same one-compare test as hl_ref_interlock(); DEAD fails it. */
+	if (HL_LIKELY((lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
+		      HL_REFS_COUNT_MASK - 1u) &&
+	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
+		memory_order_acquire, memory_order_relaxed))
+		return true;
+	return hl__ref_live_slow(l);
+}
+
+/*
+ * The caller holds a reference.  Returns false if CHECK is clear (the
+ * object is loaded).  Otherwise takes the interlock and returns true (the
+ * caller loads, then hl_ref_interlock_done() or hl_rel_interlock(l, true)
+ * as after hl_ref_interlock()), sleeping while another thread holds it;
+ * if that thread loads the object meanwhile, returns false.
+ * Acquire.  May sleep.
+ */
+static inline HL_MUST_CHECK bool
+hl_check_interlock(struct hl_lock *l)
+{
+	if (HL_LIKELY((atomic_load_explicit(&l->refs, memory_order_acquire) &
+		       HL_REFS_CHECK) == 0))
+		return false;
+	return hl__check_interlock_slow(l);
+}
+
+/*
+ * The caller holds the interlock and no references remain: if the word
+ * is exactly LOCKED, make it DEAD and return true (the interlock is gone
+ * with it; the object may be unlinked and recycled).  Otherwise (a
+ * lookup referenced the object meanwhile, or someone sleeps on it) return
+ * false, still holding the interlock.  Acq_rel.  Never sleeps.
+ */
+HL_EXPORT HL_MUST_CHECK bool hl_kill_interlock(struct hl_lock *l);
+
+/*
+ * The word must be DEAD (fatal otherwise): it becomes 1|LOCKED|CHECK,
+ * owned by the caller, which is constructing a recycled object.  Every
+ * write the caller made to the object before this call (its new
+ * identity) is visible to a thread whose hl_ref_live() then succeeds.
+ * Release and acquire.  Never sleeps.
+ */
+HL_EXPORT void hl_revive_interlock(struct hl_lock *l);
 
 /*
  * Queries: snapshots of the refs word.  They are acquire loads, so a

@@ -20,7 +20,7 @@
  *
  *    31  30       29       28       27                                  0
  *   +---+--------+--------+--------+-------------------------------------+
- *   | 0 | LOCKED | WANTED | CHECK  |              count                  |
+ *   | D | LOCKED | WANTED | CHECK  |              count                  |
  *   +---+--------+--------+--------+-------------------------------------+
  *
  *   count   number of references (HL_REFS_COUNT_MASK, 0..2^28-1).
@@ -32,7 +32,14 @@
  *   LOCKED  the transition interlock.  Exactly one thread holds it; that
  *           thread loads, validates, invalidates or unloads the object.
  *   WANTED  at least one thread sleeps on this word (futex on &refs).
- *   bit 31  reserved, always 0.
+ *   DEAD    bit 31.  The whole word is exactly HL_REFS_DEAD when the
+ *           object has been destroyed and its (type-stable) memory may be
+ *           recycled: hl_ref_live() refuses it, so a lookup that raced
+ *           the destruction cannot revive the object.  Only
+ *           hl_kill_interlock() sets it and hl_revive_interlock() clears
+ *           it.  hl_try_interlock_norefs() fails on it; any other
+ *           operation that would take a reference or the interlock on a
+ *           DEAD word is fatal.
  *
  * States of the refs word (C = count):
  *
@@ -115,6 +122,7 @@
 #define HL_REFS_LOCKED	   0x40000000u
 #define HL_REFS_FLAGS	   (HL_REFS_LOCKED | HL_REFS_WANTED | HL_REFS_CHECK)
 #define HL_REFS_COUNT_MASK 0x0FFFFFFFu
+#define HL_REFS_DEAD	   0x80000000u
 
 #define HL_LOCKF_WANTED	    0x20000000u
 #define HL_LOCKF_EXCLUSIVE  0x40000000u

@@ -73,6 +73,14 @@ interlock_wait(
 	hl__sleep(l, HL_WORD_REFS, lv, ident);
 }
 
+/* Any reference or interlock taken on a destroyed object is misuse. */
+static inline void
+refs_not_dead(struct hl_lock *l, uint32_t lv, const char *func)
+{
+	if (HL_UNLIKELY(lv & HL_REFS_DEAD))
+		hl__fatal(func, l, "object is DEAD (destroyed, maybe recycled)");
+}
+
 /* Wake sleepers if the word we replaced had WANTED set. */
 static inline void
 refs_wake(struct hl_lock *l, uint32_t old)
@@ -88,6 +96,7 @@ hl__ref_slow(struct hl_lock *l)
 	uint32_t nlv;
 
 	do {
+		refs_not_dead(l, lv, "hl_ref");
 		if (HL_UNLIKELY(R_COUNT(lv) == HL_REFS_COUNT_MASK))
 			hl__fatal("hl_ref", l, "reference count overflow");
 		nlv = lv + 1;
@@ -165,6 +174,7 @@ hl__ref_interlock_slow(struct hl_lock *l)
 	 *  (d) CHECK set and LOCKED free: take it; true.
 	 */
 	for (;;) {
+		refs_not_dead(l, lv, "hl_ref_interlock");
 		if (HL_UNLIKELY(R_COUNT(lv) == HL_REFS_COUNT_MASK))
 			hl__fatal(
 			    "hl_ref_interlock", l, "reference count overflow");
@@ -194,14 +204,25 @@ hl__ref_interlock_slow(struct hl_lock *l)
 		}
 	}
 
-	/*
-	 * Deferred check: another thread holds the interlock while CHECK is
-	 * set.  Wait until either it cleared CHECK (it loaded the object:
-	 * false) or the interlock is free with CHECK still set (its load
-	 * failed or the object was invalidated: we take over; true).
-	 */
+	return hl__check_interlock_slow(l);
+}
+
+/*
+ * Deferred check: the caller holds a reference and CHECK was set.  Wait
+ * until either the interlock holder cleared CHECK (it loaded the object:
+ * false) or the interlock is free with CHECK still set (its load failed
+ * or the object was invalidated: we take over; true).
+ */
+bool
+hl__check_interlock_slow(struct hl_lock *l)
+{
+	uint32_t lv;
+
 	for (;;) {
 		lv = refs_load(l, memory_order_acquire);
+		if (HL_UNLIKELY(R_COUNT(lv) == 0 || (lv & HL_REFS_DEAD)))
+			hl__fatal("hl_check_interlock", l,
+			    "caller holds no reference");
 		if ((lv & HL_REFS_CHECK) == 0)
 			return false;
 		if (lv & HL_REFS_LOCKED) {
@@ -214,6 +235,56 @@ hl__ref_interlock_slow(struct hl_lock *l)
 			return true;
 		}
 	}
+}
+
+bool
+hl__ref_live_slow(struct hl_lock *l)
+{
+	uint32_t lv = refs_load(l, memory_order_relaxed);
+	uint32_t nlv;
+
+	do {
+		if (lv & HL_REFS_DEAD)
+			return false;
+		if (HL_UNLIKELY(R_COUNT(lv) == HL_REFS_COUNT_MASK))
+			hl__fatal("hl_ref_live", l, "reference count overflow");
+		nlv = lv + 1;
+		if (R_COUNT(lv) == 0)
+			nlv |= HL_REFS_CHECK;
+	} while (!refs_cas(l, &lv, nlv, memory_order_acquire));
+	return true;
+}
+
+bool
+hl_kill_interlock(struct hl_lock *l)
+{
+	uint32_t lv = HL_REFS_LOCKED;
+
+	if (HL_UNLIKELY((refs_load(l, memory_order_relaxed) &
+			    HL_REFS_LOCKED) == 0))
+		hl__fatal("hl_kill_interlock", l, "interlock not held");
+	if (hl_debug && atomic_load_explicit(
+			    &l->rowner, memory_order_relaxed) != hl__self())
+		hl__fatal("hl_kill_interlock", l,
+		    "interlock held by another thread");
+	atomic_store_explicit(&l->rowner, 0, memory_order_relaxed);
+	if (atomic_compare_exchange_strong_explicit(&l->refs, &lv,
+		HL_REFS_DEAD, memory_order_acq_rel, memory_order_relaxed))
+		return true;
+	rowner_set(l);
+	return false;
+}
+
+void
+hl_revive_interlock(struct hl_lock *l)
+{
+	uint32_t lv = HL_REFS_DEAD;
+
+	if (!atomic_compare_exchange_strong_explicit(&l->refs, &lv,
+		1 | HL_REFS_LOCKED | HL_REFS_CHECK, memory_order_acq_rel,
+		memory_order_relaxed))
+		hl__fatal("hl_revive_interlock", l, "refs word is not DEAD");
+	rowner_set(l);
 }
 
 bool
@@ -310,6 +381,7 @@ hl_get_interlock(struct hl_lock *l)
 
 	for (;;) {
 		lv = refs_load(l, memory_order_relaxed);
+		refs_not_dead(l, lv, "hl_get_interlock");
 		if (lv & HL_REFS_LOCKED) {
 			interlock_wait(l, lv, "hl_get_interlock", "hl_get_il");
 			continue;
