@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * hammerlock/cache.h - the referenced object cache: a mount of volume
- * files, and its volumes.  (Buffers, the pool and B-tree nodes come next;
- * see README "Status".)
+ * files, its volumes, buffers and B-tree nodes, and the bounded buffer
+ * pool under them.
  *
  * Every cached object carries a struct hl_lock and follows the protocol
  * of hammerlock/refs.h: it is loaded by the thread whose reference takes
@@ -31,18 +31,60 @@ extern "C" {
 
 struct hl_mount;
 struct hl_volume;
+struct hl_buffer;
+struct hl_node;
+
+/* Default pool budget when hl_mount_opts.pool_bytes is 0. */
+#define HL_POOL_BYTES_DEFAULT (64u << 20)
 
 struct hl_mount_opts {
-	struct hl_io *io; /* I/O backend; NULL: hl_io_posix() */
-	bool readonly;	  /* open the volumes read-only */
+	struct hl_io *io;    /* I/O backend; NULL: hl_io_posix() */
+	bool readonly;	     /* open the volumes read-only */
+	bool sync_on_close;  /* hl_mount_close() syncs first */
+	uint64_t pool_bytes; /* buffer memory budget; 0: default */
 };
 
+/*
+ * Statistics.  Counters (loads, reads...) only grow; the instantaneous
+ * counts (buffers, nodes, pool_bytes...) are a snapshot taken while the
+ * mount runs, each exact at some moment but not all at the same one.
+ * At rest: buffer_loads - buffer_unloads == buffers_resident.
+ */
 struct hl_mount_stats {
 	uint32_t volumes;	     /* volumes in the mount */
 	uint32_t volumes_loaded;     /* volumes whose header is loaded */
 	uint64_t volume_loads;	     /* header loads (0->1 with no header) */
 	uint64_t volume_load_errors; /* loads that failed */
-	uint64_t read_errors;	     /* failed reads, any object */
+
+	uint64_t buffers;	     /* buffer structures in the table */
+	uint64_t buffers_referenced; /* ... with references */
+	uint64_t buffers_resident;   /* ... with pool memory */
+	uint64_t buffers_modified;   /* ... modified, not yet written */
+	uint64_t buffers_ioerror;    /* ... whose last write failed */
+	uint64_t pool_bytes;	     /* pool memory in use */
+	uint64_t pool_limit;	     /* the budget */
+	uint64_t buffer_loads;	     /* memory associated (read or new) */
+	uint64_t buffer_hits;	     /* 0->1 that found memory: no I/O */
+	uint64_t buffer_unloads;     /* memory released */
+	uint64_t buffer_destroys;    /* structures destroyed */
+	uint64_t reclaims;	     /* unloads done by the pool */
+	uint64_t reclaim_deferred;   /* pool skipped a pinned buffer */
+	uint64_t reclaim_failures;   /* gets refused: everything pinned */
+	uint64_t collisions;	     /* late collisions resolved */
+
+	uint64_t nodes;		   /* node structures in the table */
+	uint64_t nodes_referenced; /* ... with references */
+	uint64_t node_loads;	   /* node loads (0->1, CHECK) */
+	uint64_t node_destroys;	   /* node structures destroyed */
+	uint64_t crc_errors;	   /* node loads refused for a bad CRC */
+
+	uint64_t reads;		/* buffer and header reads issued */
+	uint64_t writes;	/* buffer writes issued */
+	uint64_t syncs;		/* fdatasync calls */
+	uint64_t read_errors;	/* failed reads, any object */
+	uint64_t write_errors;	/* failed writes and syncs */
+	uint64_t interlock_sleeps; /* process-wide: sleeps on refs words */
+	uint64_t lock_contended;   /* process-wide: lock requests that waited */
 };
 
 /*
@@ -88,6 +130,163 @@ HL_EXPORT const char *hl_volume_path(const struct hl_volume *v);
 
 /* The volume's lock word (for diagnostics and tests). */
 HL_EXPORT struct hl_lock *hl_volume_lock(struct hl_volume *v);
+
+/*
+ * Buffers
+ * -------
+ *
+ * A buffer is the buffer_size bytes of a volume at a buffer-aligned
+ * offset.  hl_get_buffer() finds or creates its structure and references
+ * it; the reference that takes the count 0->1 loads it: with no I/O if
+ * the pool still holds its memory, else by reading it (or zero-filling it
+ * when isnew).  The 1->0 release keeps the memory in the pool; the pool
+ * reclaims unreferenced, unmodified memory when over budget, and a
+ * structure with neither references nor memory is destroyed.
+ *
+ * offset may point anywhere inside the buffer (it is rounded down);
+ * bytes is 0 or the mount's buffer_size.  Errors: EINVAL (zone, bytes or
+ * place: the header buffer), ERANGE (past the volume's end), ENOENT (no
+ * such volume), EIO or the backend's error on a read, ENOMEM when the
+ * pool is over budget with everything pinned (nothing is waited for).
+ * On error no reference is held.
+ */
+HL_EXPORT struct hl_buffer *hl_get_buffer(struct hl_mount *m, uint64_t offset,
+    uint32_t bytes, bool isnew, int *errorp);
+
+/* Another reference (loads the buffer if it must); 0 or an errno. */
+HL_EXPORT int hl_ref_buffer(struct hl_buffer *b);
+
+/* Drop a reference.  On error paths the pointer is stale afterwards. */
+HL_EXPORT void hl_rel_buffer(struct hl_buffer *b);
+
+/* The buffer's bytes and place; valid while referenced. */
+HL_EXPORT void *hl_buffer_data(struct hl_buffer *b);
+HL_EXPORT uint64_t hl_buffer_offset(const struct hl_buffer *b);
+HL_EXPORT uint32_t hl_buffer_bytes(const struct hl_buffer *b);
+HL_EXPORT struct hl_lock *hl_buffer_lock(struct hl_buffer *b);
+
+/*
+ * Modify a referenced buffer: waits while a write-back of it is running,
+ * marks it modified (the pool may not reclaim it until it is written)
+ * and holds off write-back until hl_modify_buffer_done().  Calls nest.
+ * EROFS on a read-only mount.  May sleep.
+ */
+HL_EXPORT int hl_modify_buffer(struct hl_buffer *b);
+HL_EXPORT void hl_modify_buffer_done(struct hl_buffer *b);
+
+/*
+ * The space [base, base + bytes) was freed: destroy the cached buffers
+ * (and unreferenced nodes) inside it, dropping their modifications.  A
+ * buffer still referenced by someone else is left alone and EAGAIN is
+ * returned.  The caller may hold no reference on them.
+ */
+HL_EXPORT int hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes);
+
+/*
+ * Nodes
+ * -----
+ *
+ * A node is node_size bytes inside a buffer.  While loaded (referenced)
+ * it holds a reference on its buffer; its CRC is checked when it is
+ * loaded from memory that has not been verified since it was read.  The
+ * 1->0 release unloads it (drops the buffer reference) unless its CRC
+ * must still be regenerated.  A node's content lock is hl_node_lock();
+ * loading never takes it.
+ *
+ * A transaction carries the caller's flags: HL_TRANSF_CRCDOM makes a bad
+ * CRC return EDOM instead of EIO (the caller wants to tell corruption
+ * from I/O failure).
+ */
+#define HL_TRANSF_CRCDOM 0x0001u
+
+struct hl_trans {
+	struct hl_mount *mount;
+	uint32_t flags;
+};
+
+HL_EXPORT void hl_trans_init(struct hl_trans *t, struct hl_mount *m);
+
+/*
+ * Reference the node at offset (aligned to node_size).  isnew: the caller
+ * is creating it: no CRC check, its bytes are zeroed and it is marked
+ * modified.  Errors: those of hl_get_buffer(); EIO (or EDOM) for a bad
+ * CRC or a malformed header.  On error no reference is held.
+ */
+HL_EXPORT struct hl_node *hl_get_node(
+    struct hl_trans *t, uint64_t offset, bool isnew, int *errorp);
+
+/* Another reference on an already referenced node.  Never sleeps. */
+HL_EXPORT void hl_ref_node(struct hl_node *n);
+
+/* Drop a reference; the last one unloads the node. */
+HL_EXPORT void hl_rel_node(struct hl_node *n);
+
+/* The node's bytes (header + payload) and place; valid while referenced. */
+HL_EXPORT void *hl_node_data(struct hl_node *n);
+HL_EXPORT uint64_t hl_node_offset(const struct hl_node *n);
+HL_EXPORT struct hl_lock *hl_node_lock(struct hl_node *n);
+HL_EXPORT struct hl_buffer *hl_node_buffer(struct hl_node *n);
+
+/*
+ * Modify a referenced node: hl_modify_buffer() on its buffer, and mark
+ * the node so that its CRC is regenerated before the buffer is written.
+ */
+HL_EXPORT int hl_modify_node(struct hl_node *n);
+HL_EXPORT void hl_modify_node_done(struct hl_node *n);
+
+/*
+ * The passive node cache: a pointer to a node that holds no reference.
+ * It is cleared when the node structure goes away; hl_ref_node_safe()
+ * references the node through it (ENOENT if it was cleared).  A cache
+ * must be zeroed (or hl_uncache_node()'d) before first use, and
+ * uncached before its memory is freed.
+ */
+struct hl_node_cache {
+	struct hl_node *_Atomic node;
+	struct hl_node_cache *next; /* the node's list of caches */
+};
+
+HL_EXPORT void hl_cache_node(struct hl_node_cache *c, struct hl_node *n);
+HL_EXPORT void hl_uncache_node(struct hl_node_cache *c);
+HL_EXPORT struct hl_node *hl_ref_node_safe(
+    struct hl_trans *t, struct hl_node_cache *c, int *errorp);
+
+/* Clear every passive cache of a referenced node. */
+HL_EXPORT void hl_flush_node(struct hl_node *n);
+
+/*
+ * The caller (holding a reference) deletes the node: its caches are
+ * cleared and the structure is destroyed on its last release.  Freeing
+ * the space on disk is the allocator's business.
+ */
+HL_EXPORT void hl_delete_node(struct hl_node *n);
+
+/*
+ * Destroy the unreferenced node structures inside a buffer (called on
+ * buffer teardown).  Returns how many are still referenced.
+ */
+HL_EXPORT int hl_flush_buffer_nodes(struct hl_buffer *b);
+
+/*
+ * Write-back
+ * ----------
+ *
+ * Write every buffer modified before the call (regenerating the CRC of
+ * its modified nodes first), then fdatasync each volume written.  A
+ * buffer whose write fails stays modified and in memory, pinned by a
+ * reference that the error holds, and is retried by the next sync; the
+ * first error is returned (and described in why).  May sleep.
+ */
+HL_EXPORT int hl_mount_sync(struct hl_mount *m, char *why, size_t whylen);
+
+/* Recorded root node offset (volume 0's header), and setting it (the
+ * header is written by the next hl_mount_sync()). */
+HL_EXPORT uint64_t hl_mount_root(struct hl_mount *m);
+HL_EXPORT void hl_mount_set_root(struct hl_mount *m, uint64_t off);
+
+/* The mount's geometry. */
+HL_EXPORT uint32_t hl_mount_buffer_size(const struct hl_mount *m);
+HL_EXPORT uint32_t hl_mount_node_size(const struct hl_mount *m);
 
 #ifdef __cplusplus
 }

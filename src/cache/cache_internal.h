@@ -5,10 +5,12 @@
 #ifndef HL_CACHE_INTERNAL_H
 #define HL_CACHE_INTERNAL_H
 
+#include <pthread.h>
+
 #include <hammerlock.h>
 #include <hammerlock/cache.h>
 
-#define HL_HIDDEN __attribute__((visibility("hidden")))
+#include "table.h"
 
 struct hl_volume {
 	struct hl_lock lock; /* refs: load on 0->1 */
@@ -18,20 +20,101 @@ struct hl_volume {
 	char *path;
 	struct hl_volume_header probe;	 /* as read at mount time */
 	struct hl_volume_header *ondisk; /* loaded header, or NULL */
+	bool written; /* written since the last sync (sync_mtx) */
 };
+
+/* Buffer flags (struct hl_buffer.flags). */
+#define HL_BUF_MODIFIED 0x01u /* changed since last written */
+#define HL_BUF_IOERROR	0x02u /* last write failed; holds a reference */
+#define HL_BUF_CLOCK	0x04u /* referenced since the hand passed */
+#define HL_BUF_DELETE	0x08u /* space freed: destroy on last release */
+
+/*
+ * A buffer.  `data' changes only under the refs interlock (load, reclaim,
+ * delete); holders of a reference read it freely.  The content lock
+ * (lockval) separates modifiers (shared) from write-back (exclusive).
+ */
+struct hl_buffer {
+	struct hl_obj obj; /* key: the buffer's offset */
+	struct hl_mount *mount;
+	struct hl_volume *vol;
+	void *_Atomic data;	   /* pool memory, or NULL */
+	_Atomic uint32_t flags;	   /* HL_BUF_* */
+	_Atomic uint64_t needcrc;  /* node slots to seal before writing */
+	_Atomic uint64_t gen;	   /* mount-unique id of this memory's read */
+	_Atomic uint64_t modseq;   /* hl_modify_buffer() calls */
+};
+
+/* Node flags. */
+#define HL_NODE_F_DELETED 0x01u /* destroy on last release */
+#define HL_NODE_F_FLUSH	  0x02u /* its buffer went away: destroy when idle */
+
+/*
+ * A node.  Loaded (ondisk != NULL, holding a reference on `buffer')
+ * while referenced; the structure stays in the table, unloaded, after its
+ * last release, until its buffer is torn down or it is deleted.
+ */
+struct hl_node {
+	struct hl_obj obj; /* key: the node's offset */
+	struct hl_mount *mount;
+	struct hl_buffer *_Atomic buffer; /* referenced while loaded */
+	void *_Atomic ondisk;		  /* into buffer->data, or NULL */
+	_Atomic uint32_t flags;		  /* HL_NODE_F_* */
+	_Atomic uint64_t crc_gen;	  /* buffer gen its CRC passed at */
+	struct hl_node_cache *caches;	  /* under the mount's cache lock */
+};
+
+#define HL_CACHE_LOCKS 64u
 
 struct hl_mount {
 	struct hl_io *io;
 	bool readonly;
+	bool sync_on_close;
 	int nvol;
+	uint32_t buffer_size;
+	uint32_t node_size;
 	struct hl_volume *vols[HL_MAX_VOLUMES]; /* by volume number */
+
+	bool cache_ready; /* tables and locks set up */
+	struct hl_table buffers;
+	struct hl_table nodes;
+
+	/* The pool. */
+	uint64_t pool_limit;
+	_Atomic uint64_t pool_used;
+	pthread_mutex_t pool_mtx; /* one reclaimer at a time; the hand */
+	uint32_t pool_hand;
+	_Atomic uint64_t gen_next;
+
+	pthread_mutex_t sync_mtx; /* one sync at a time */
+	_Atomic uint64_t root;	  /* B-tree root offset */
+	_Atomic bool root_dirty;
+
+	pthread_mutex_t cache_mtx[HL_CACHE_LOCKS]; /* passive node caches */
+
 	struct {
 		_Atomic uint32_t volumes_loaded;
 		_Atomic uint64_t volume_loads;
 		_Atomic uint64_t volume_load_errors;
+		_Atomic uint64_t buffer_loads;
+		_Atomic uint64_t buffer_hits;
+		_Atomic uint64_t buffer_unloads;
+		_Atomic uint64_t buffer_destroys;
+		_Atomic uint64_t reclaims;
+		_Atomic uint64_t reclaim_deferred;
+		_Atomic uint64_t reclaim_failures;
+		_Atomic uint64_t collisions;
+		_Atomic uint64_t node_loads;
+		_Atomic uint64_t node_destroys;
+		_Atomic uint64_t crc_errors;
+		_Atomic uint64_t reads;
+		_Atomic uint64_t writes;
+		_Atomic uint64_t syncs;
 		_Atomic uint64_t read_errors;
+		_Atomic uint64_t write_errors;
 	} st;
 };
+
 
 static inline void
 hl__stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -47,5 +130,37 @@ HL_HIDDEN int hl__read_header(struct hl_mount *m, int fd, const char *path,
     struct hl_volume_header *vh, char *why, size_t whylen);
 
 HL_HIDDEN void hl__volume_destroy(struct hl_volume *v);
+
+/* The pool: reserve room for one buffer (reclaiming if over budget). */
+HL_HIDDEN int hl__pool_reserve(struct hl_mount *m);
+HL_HIDDEN void hl__pool_unreserve(struct hl_mount *m);
+
+/* Buffers: the table's release callback, and teardown at unmount. */
+HL_HIDDEN void hl__buffer_release_obj(struct hl_obj *o);
+HL_HIDDEN void hl__buffer_drop_data(struct hl_buffer *b);
+/* Drop the reference a failed write holds, if any (caller holds one). */
+HL_HIDDEN bool hl__buffer_clear_ioerror(struct hl_buffer *b);
+HL_HIDDEN void hl__node_release_obj(struct hl_obj *o);
+
+/*
+ * Destroy the idle node structures of a buffer that is going away,
+ * without ever sleeping (it runs from the reclaimer).
+ */
+HL_HIDDEN int hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff);
+
+/* Clear every passive cache of n. */
+HL_HIDDEN void hl__node_uncache_all(struct hl_node *n);
+
+static inline struct hl_buffer *
+hl__obj_buffer(struct hl_obj *o)
+{
+	return (struct hl_buffer *)o;
+}
+
+static inline struct hl_node *
+hl__obj_node(struct hl_obj *o)
+{
+	return (struct hl_node *)o;
+}
 
 #endif /* HL_CACHE_INTERNAL_H */

@@ -43,6 +43,7 @@ hl__read_header(struct hl_mount *m, int fd, const char *path,
 	if ((buf = m->io->ops->alloc(m->io, HL_VOLHDR_SIZE)) == NULL)
 		return hl__cache_why(
 		    why, whylen, ENOMEM, "%s: no memory for the header", path);
+	hl__stat_add(&m->st.reads, 1);
 	error = hl_io_read_full(m->io, fd, buf, HL_VOLHDR_SIZE, 0);
 	if (error) {
 		hl__stat_add(&m->st.read_errors, 1);
@@ -56,6 +57,68 @@ hl__read_header(struct hl_mount *m, int fd, const char *path,
 	}
 	m->io->ops->free(m->io, buf, HL_VOLHDR_SIZE);
 	return error;
+}
+
+/*
+ * Size the tables from the mount (at most what the pool can hold plus
+ * slack for referenced objects) and set up the locks.
+ */
+static int
+mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh,
+    int n, char *why, size_t whylen)
+{
+	uint64_t nbufs = 0, pooled;
+	size_t bbuckets;
+	int i;
+
+	m->buffer_size = vh[0].buffer_size;
+	m->node_size = vh[0].node_size;
+	if (m->buffer_size / m->node_size > 64)
+		return hl__cache_why(why, whylen, ENOTSUP,
+		    "buffer_size/node_size = %u: at most 64 nodes a buffer",
+		    m->buffer_size / m->node_size);
+	if (m->pool_limit < m->buffer_size)
+		return hl__cache_why(why, whylen, EINVAL,
+		    "pool of %llu bytes cannot hold one %u-byte buffer",
+		    (unsigned long long)m->pool_limit, m->buffer_size);
+	for (i = 0; i < n; i++)
+		if (vh[i].vol_no == 0)
+			atomic_store_explicit(&m->root, vh[i].root_node,
+			    memory_order_relaxed);
+	for (i = 0; i < n; i++)
+		nbufs += vh[i].vol_size / m->buffer_size;
+	pooled = m->pool_limit / m->buffer_size + 1024;
+	bbuckets = (size_t)(nbufs < pooled ? nbufs : pooled);
+	if (bbuckets > (1u << 22))
+		bbuckets = 1u << 22;
+	if (hl__tbl_init(&m->buffers, "buffer", sizeof(struct hl_buffer),
+		bbuckets) != 0 ||
+	    hl__tbl_init(&m->nodes, "node", sizeof(struct hl_node),
+		bbuckets * (m->buffer_size / m->node_size)) != 0)
+		return hl__cache_why(why, whylen, ENOMEM, "no memory");
+	pthread_mutex_init(&m->pool_mtx, NULL);
+	pthread_mutex_init(&m->sync_mtx, NULL);
+	for (i = 0; i < (int)HL_CACHE_LOCKS; i++)
+		pthread_mutex_init(&m->cache_mtx[i], NULL);
+	atomic_store_explicit(&m->gen_next, 1, memory_order_relaxed);
+	m->cache_ready = true;
+	return 0;
+}
+
+static void
+mount_fini_cache(struct hl_mount *m)
+{
+	int i;
+
+	if (!m->cache_ready)
+		return;
+	hl__tbl_destroy(&m->buffers);
+	hl__tbl_destroy(&m->nodes);
+	pthread_mutex_destroy(&m->pool_mtx);
+	pthread_mutex_destroy(&m->sync_mtx);
+	for (i = 0; i < (int)HL_CACHE_LOCKS; i++)
+		pthread_mutex_destroy(&m->cache_mtx[i]);
+	m->cache_ready = false;
 }
 
 /* Open one file and read its header; *fdp is set even on error. */
@@ -110,6 +173,9 @@ hl_mount_open(const char *const *paths, int n, const struct hl_mount_opts *opts,
 	}
 	m->io = opts && opts->io ? opts->io : hl_io_posix();
 	m->readonly = opts ? opts->readonly : false;
+	m->sync_on_close = opts ? opts->sync_on_close : false;
+	m->pool_limit = opts && opts->pool_bytes ? opts->pool_bytes
+						 : HL_POOL_BYTES_DEFAULT;
 	m->nvol = n;
 	for (i = 0; i < n; i++)
 		fds[i] = -1;
@@ -117,6 +183,8 @@ hl_mount_open(const char *const *paths, int n, const struct hl_mount_opts *opts,
 		error = probe_one(m, paths[i], &fds[i], &vh[i], why, whylen);
 	if (error == 0)
 		error = hl_format_check_set(vh, paths, n, why, whylen);
+	if (error == 0)
+		error = mount_init_cache(m, vh, n, why, whylen);
 	for (i = 0; i < n && error == 0; i++) {
 		struct hl_volume *v = calloc(1, sizeof(*v));
 
@@ -145,6 +213,8 @@ out:
 			for (i = 0; i < HL_MAX_VOLUMES; i++)
 				if (m->vols[i] != NULL)
 					hl__volume_destroy(m->vols[i]);
+		if (m != NULL)
+			mount_fini_cache(m);
 		free(m);
 		return error;
 	}
@@ -170,14 +240,76 @@ report_leak(char *why, size_t whylen, size_t *used, const char *what,
 	}
 }
 
+/*
+ * Unmount's sweep of one table: report each referenced object (a
+ * buffer's failed write holds one reference that is not a leak).
+ */
+static int
+close_table(struct hl_mount *m, struct hl_table *t, bool buffers, char *why,
+    size_t whylen, size_t *used, uint64_t *discarded)
+{
+	uint32_t i, n = hl__tbl_nobjs(t);
+	int error = 0;
+
+	for (i = 0; i < n; i++) {
+		struct hl_obj *o = hl__tbl_obj(t, i);
+		uint32_t refs = atomic_load(&o->lock.refs);
+		uint32_t count = refs & HL_REFS_COUNT_MASK;
+		uint64_t off = hl__obj_key(o);
+		const char *path = "?";
+
+		if (refs == HL_REFS_DEAD)
+			continue;
+		if (buffers) {
+			struct hl_buffer *b = hl__obj_buffer(o);
+			uint32_t f = atomic_load(&b->flags);
+
+			path = b->vol->path;
+			if (f & HL_BUF_IOERROR)
+				count--;
+			if (f & HL_BUF_MODIFIED)
+				(*discarded)++;
+			hl__buffer_drop_data(b);
+		} else if (HL_OFF_VOL(off) < HL_MAX_VOLUMES &&
+			   m->vols[HL_OFF_VOL(off)] != NULL) {
+			path = m->vols[HL_OFF_VOL(off)]->path;
+		}
+		if (count != 0 || (refs & HL_REFS_LOCKED)) {
+			report_leak(why, whylen, used, t->name, path, off, refs);
+			error = EBUSY;
+		}
+	}
+	return error;
+}
+
 int
 hl_mount_close(struct hl_mount *m, char *why, size_t whylen)
 {
+	uint64_t discarded = 0;
 	size_t used = 0;
-	int error = 0;
+	int error = 0, e;
+	char msg[256];
 
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
+	if (m->sync_on_close && !m->readonly) {
+		e = hl_mount_sync(m, msg, sizeof(msg));
+		if (e != 0) {
+			fprintf(stderr, "hammerlock: unmount: sync: %s\n", msg);
+			error = e;
+		}
+	}
+	/* Nodes first: a loaded node's buffer reference is not a leak of
+	 * its own, but the node's is. */
+	if (close_table(m, &m->nodes, false, why, whylen, &used, &discarded))
+		error = EBUSY;
+	if (close_table(m, &m->buffers, true, why, whylen, &used, &discarded))
+		error = EBUSY;
+	if (discarded != 0 && !m->sync_on_close)
+		fprintf(stderr,
+		    "hammerlock: unmount: %llu modified buffers not synced, "
+		    "discarded\n",
+		    (unsigned long long)discarded);
 	for (int i = 0; i < HL_MAX_VOLUMES; i++) {
 		struct hl_volume *v = m->vols[i];
 		char name[32];
@@ -193,6 +325,7 @@ hl_mount_close(struct hl_mount *m, char *why, size_t whylen)
 		}
 		hl__volume_destroy(v);
 	}
+	mount_fini_cache(m);
 	free(m);
 	return error;
 }
@@ -203,17 +336,84 @@ hl_mount_nvolumes(const struct hl_mount *m)
 	return m->nvol;
 }
 
+#define ST(f) atomic_load_explicit(&m->st.f, memory_order_relaxed)
+
 void
 hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 {
+	struct hl_lock_stats ls;
+	uint32_t i, n;
+
 	memset(st, 0, sizeof(*st));
 	st->volumes = (uint32_t)m->nvol;
-	st->volumes_loaded =
-	    atomic_load_explicit(&m->st.volumes_loaded, memory_order_relaxed);
-	st->volume_loads =
-	    atomic_load_explicit(&m->st.volume_loads, memory_order_relaxed);
-	st->volume_load_errors = atomic_load_explicit(
-	    &m->st.volume_load_errors, memory_order_relaxed);
-	st->read_errors =
-	    atomic_load_explicit(&m->st.read_errors, memory_order_relaxed);
+	st->volumes_loaded = ST(volumes_loaded);
+	st->volume_loads = ST(volume_loads);
+	st->volume_load_errors = ST(volume_load_errors);
+
+	n = hl__tbl_nobjs(&m->buffers);
+	for (i = 0; i < n; i++) {
+		struct hl_buffer *b =
+		    hl__obj_buffer(hl__tbl_obj(&m->buffers, i));
+		uint32_t refs = atomic_load_explicit(
+		    &b->obj.lock.refs, memory_order_relaxed);
+		uint32_t f =
+		    atomic_load_explicit(&b->flags, memory_order_relaxed);
+
+		if (refs == HL_REFS_DEAD)
+			continue;
+		st->buffers++;
+		if (refs & HL_REFS_COUNT_MASK)
+			st->buffers_referenced++;
+		if (atomic_load_explicit(&b->data, memory_order_relaxed))
+			st->buffers_resident++;
+		if (f & HL_BUF_MODIFIED)
+			st->buffers_modified++;
+		if (f & HL_BUF_IOERROR)
+			st->buffers_ioerror++;
+	}
+	n = hl__tbl_nobjs(&m->nodes);
+	for (i = 0; i < n; i++) {
+		uint32_t refs = atomic_load_explicit(
+		    &hl__tbl_obj(&m->nodes, i)->lock.refs, memory_order_relaxed);
+
+		if (refs == HL_REFS_DEAD)
+			continue;
+		st->nodes++;
+		if (refs & HL_REFS_COUNT_MASK)
+			st->nodes_referenced++;
+	}
+	st->pool_bytes =
+	    atomic_load_explicit(&m->pool_used, memory_order_relaxed);
+	st->pool_limit = m->pool_limit;
+	st->buffer_loads = ST(buffer_loads);
+	st->buffer_hits = ST(buffer_hits);
+	st->buffer_unloads = ST(buffer_unloads);
+	st->buffer_destroys = ST(buffer_destroys);
+	st->reclaims = ST(reclaims);
+	st->reclaim_deferred = ST(reclaim_deferred);
+	st->reclaim_failures = ST(reclaim_failures);
+	st->collisions = ST(collisions);
+	st->node_loads = ST(node_loads);
+	st->node_destroys = ST(node_destroys);
+	st->crc_errors = ST(crc_errors);
+	st->reads = ST(reads);
+	st->writes = ST(writes);
+	st->syncs = ST(syncs);
+	st->read_errors = ST(read_errors);
+	st->write_errors = ST(write_errors);
+	hl_lock_stats_get(&ls);
+	st->interlock_sleeps = ls.refs_sleeps;
+	st->lock_contended = ls.lock_contended;
+}
+
+uint32_t
+hl_mount_buffer_size(const struct hl_mount *m)
+{
+	return m->buffer_size;
+}
+
+uint32_t
+hl_mount_node_size(const struct hl_mount *m)
+{
+	return m->node_size;
 }

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * node.c - B-tree nodes: loaded on 0->1 by referencing their buffer and
+ * checking their CRC, unloaded on 1->0 by dropping that reference.
+ *
+ * The node structure outlives its loads: after the last release it stays
+ * in the table, unloaded, so that the next reference finds it (and the
+ * passive caches keep pointing at it), until its buffer is torn down
+ * (hl__flush_buffer_nodes(), which never sleeps) or it is deleted.
+ *
+ * A node's CRC is checked when it is loaded from buffer memory it has not
+ * been checked against since that memory was read (each read gives the
+ * buffer a new mount-unique generation).  A modified node is not sealed
+ * at once: its buffer records the slot, and write-back regenerates the
+ * CRC of every recorded slot, under the buffer's exclusive lock, before
+ * writing.  (HAMMER kept such a node loaded until then; keeping the
+ * record on the buffer, which cannot be reclaimed while modified, does
+ * the same job without pinning the node.)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache_internal.h"
+
+static inline uint32_t
+node_flags(const struct hl_node *n)
+{
+	return atomic_load_explicit(&n->flags, memory_order_relaxed);
+}
+
+static inline void *
+node_ondisk(const struct hl_node *n)
+{
+	return atomic_load_explicit(&n->ondisk, memory_order_relaxed);
+}
+
+static inline pthread_mutex_t *
+node_cache_mtx(struct hl_node *n)
+{
+	uintptr_t h = (uintptr_t)n / 64;
+
+	return &n->mount->cache_mtx[(h ^ (h >> 7)) % HL_CACHE_LOCKS];
+}
+
+void
+hl_trans_init(struct hl_trans *t, struct hl_mount *m)
+{
+	t->mount = m;
+	t->flags = 0;
+}
+
+/*
+ * Interlock held, no references: destroy the structure (clearing its
+ * caches) unless a lookup got in, in which case it reloads.
+ */
+static void
+node_destroy(struct hl_node *n)
+{
+	struct hl_mount *m = n->mount;
+
+	hl__node_uncache_all(n);
+	if (hl__tbl_kill(&m->nodes, &n->obj)) {
+		hl__stat_add(&m->st.node_destroys, 1);
+		return;
+	}
+	hl_put_interlock(&n->obj.lock, ENODATA);
+}
+
+/*
+ * The interlock is held (1->0, or the failure path with locked): unload,
+ * then destroy or end the interlock.  Releases the buffer reference last,
+ * outside the node's interlock.
+ */
+static void
+node_dispose(struct hl_node *n, bool locked)
+{
+	struct hl_buffer *b = NULL;
+	bool idle = hl_norefs(&n->obj.lock);
+
+	if (idle && node_ondisk(n) != NULL) {
+		b = atomic_load_explicit(&n->buffer, memory_order_relaxed);
+		atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
+		atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
+	}
+	if (idle && (node_ondisk(n) == NULL) &&
+	    ((node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) ||
+		!atomic_load_explicit(&n->obj.linked, memory_order_relaxed)))
+		node_destroy(n);
+	else
+		hl_rel_interlock_done(&n->obj.lock, locked);
+	if (b != NULL)
+		hl_rel_buffer(b);
+}
+
+void
+hl_rel_node(struct hl_node *n)
+{
+	if (hl_rel_interlock(&n->obj.lock, false))
+		node_dispose(n, false);
+}
+
+void
+hl__node_release_obj(struct hl_obj *o)
+{
+	hl_rel_node(hl__obj_node(o));
+}
+
+void
+hl_ref_node(struct hl_node *n)
+{
+	if (hl_debug_enabled() &&
+	    (hl_norefs(&n->obj.lock) || node_ondisk(n) == NULL))
+		hl__fatal("hl_ref_node", &n->obj.lock,
+		    "node is not referenced and loaded");
+	hl_ref(&n->obj.lock);
+}
+
+/*
+ * Load a referenced, interlocked node.  Disposes of the interlock, and on
+ * error of the reference too.  Idempotent.
+ */
+static int
+node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
+{
+	struct hl_mount *m = n->mount;
+	uint64_t off = hl__obj_key(&n->obj);
+	struct hl_buffer *b;
+	char why[160];
+	unsigned slot;
+	uint8_t *p;
+	int error;
+
+	if (node_ondisk(n) != NULL) {
+		hl_ref_interlock_done(&n->obj.lock);
+		return 0;
+	}
+	atomic_fetch_and_explicit(&n->flags, ~HL_NODE_F_FLUSH,
+	    memory_order_relaxed);
+	b = hl_get_buffer(m, off, 0, false, &error);
+	if (b == NULL)
+		goto fail;
+	slot = (unsigned)((off & (m->buffer_size - 1)) / m->node_size);
+	p = (uint8_t *)hl_buffer_data(b) + (off & (m->buffer_size - 1));
+	/* New, or modified in memory and not yet sealed: nothing to check. */
+	if (isnew || (atomic_load_explicit(&b->needcrc, memory_order_relaxed) &
+			 ((uint64_t)1 << slot))) {
+		atomic_store_explicit(&n->crc_gen,
+		    atomic_load_explicit(&b->gen, memory_order_relaxed),
+		    memory_order_relaxed);
+	} else if (atomic_load_explicit(&n->crc_gen, memory_order_relaxed) !=
+		   atomic_load_explicit(&b->gen, memory_order_relaxed)) {
+		error = hl_node_check(p, m->node_size, why, sizeof(why));
+		if (error) {
+			hl__stat_add(&m->st.crc_errors, 1);
+			fprintf(stderr, "hammerlock: node %#llx (%s): %s\n",
+			    (unsigned long long)off, b->vol->path, why);
+			error = (t->flags & HL_TRANSF_CRCDOM) ? EDOM : EIO;
+			hl_rel_buffer(b);
+			goto fail;
+		}
+		atomic_store_explicit(&n->crc_gen,
+		    atomic_load_explicit(&b->gen, memory_order_relaxed),
+		    memory_order_relaxed);
+	}
+	atomic_store_explicit(&n->buffer, b, memory_order_relaxed);
+	atomic_store_explicit(&n->ondisk, p, memory_order_relaxed);
+	hl__stat_add(&m->st.node_loads, 1);
+	hl_ref_interlock_done(&n->obj.lock);
+	return 0;
+fail:
+	if (hl_rel_interlock(&n->obj.lock, true))
+		node_dispose(n, true);
+	return error;
+}
+
+/* A new node: zero it and mark it modified (CRC sealed at write-back). */
+static int
+node_make_new(struct hl_node *n)
+{
+	int error = hl_modify_node(n);
+
+	if (error)
+		return error;
+	memset(node_ondisk(n), 0, n->mount->node_size);
+	hl_modify_node_done(n);
+	return 0;
+}
+
+struct hl_node *
+hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
+{
+	struct hl_mount *m = t->mount;
+	struct hl_obj *o, *fresh = NULL;
+	struct hl_node *n;
+	int error;
+
+	if (HL_OFF_ZONE(offset) != HL_ZONE_RAW ||
+	    (offset & (m->node_size - 1)) != 0) {
+		*errorp = EINVAL;
+		return NULL;
+	}
+	o = hl__tbl_find(&m->nodes, offset, false, hl__node_release_obj);
+	if (o == NULL) {
+		fresh = hl__tbl_alloc(&m->nodes, offset);
+		if (fresh == NULL) {
+			*errorp = ENOMEM;
+			return NULL;
+		}
+		n = hl__obj_node(fresh);
+		n->mount = m;
+		n->caches = NULL;
+		atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
+		atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
+		atomic_store_explicit(&n->flags, 0, memory_order_relaxed);
+		atomic_store_explicit(&n->crc_gen, 0, memory_order_relaxed);
+		hl_revive_interlock(&fresh->lock);
+		o = hl__tbl_insert(&m->nodes, fresh, hl__node_release_obj);
+		if (o != fresh) {
+			hl__stat_add(&m->st.collisions, 1);
+			hl__tbl_discard(&m->nodes, fresh);
+		}
+	}
+	n = hl__obj_node(o);
+	if (o == fresh || hl_check_interlock(&o->lock)) {
+		error = node_load(t, n, isnew);
+		if (error) {
+			*errorp = error;
+			return NULL;
+		}
+	}
+	if (isnew && (error = node_make_new(n)) != 0) {
+		hl_rel_node(n);
+		*errorp = error;
+		return NULL;
+	}
+	*errorp = 0;
+	return n;
+}
+
+void *
+hl_node_data(struct hl_node *n)
+{
+	return node_ondisk(n);
+}
+
+uint64_t
+hl_node_offset(const struct hl_node *n)
+{
+	return hl__obj_key(&n->obj);
+}
+
+struct hl_lock *
+hl_node_lock(struct hl_node *n)
+{
+	return &n->obj.lock;
+}
+
+struct hl_buffer *
+hl_node_buffer(struct hl_node *n)
+{
+	return atomic_load_explicit(&n->buffer, memory_order_relaxed);
+}
+
+int
+hl_modify_node(struct hl_node *n)
+{
+	struct hl_buffer *b = hl_node_buffer(n);
+	struct hl_mount *m = n->mount;
+	unsigned slot;
+	int error;
+
+	error = hl_modify_buffer(b);
+	if (error)
+		return error;
+	slot = (unsigned)((hl__obj_key(&n->obj) & (m->buffer_size - 1)) /
+			  m->node_size);
+	atomic_fetch_or_explicit(
+	    &b->needcrc, (uint64_t)1 << slot, memory_order_relaxed);
+	return 0;
+}
+
+void
+hl_modify_node_done(struct hl_node *n)
+{
+	hl_modify_buffer_done(hl_node_buffer(n));
+}
+
+/*
+ * Passive caches.
+ */
+static void
+cache_unlink(struct hl_node *n, struct hl_node_cache *c)
+{
+	struct hl_node_cache **pp;
+
+	for (pp = &n->caches; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->next = NULL;
+	atomic_store_explicit(&c->node, NULL, memory_order_release);
+}
+
+void
+hl_uncache_node(struct hl_node_cache *c)
+{
+	struct hl_node *n;
+	pthread_mutex_t *mtx;
+
+	for (;;) {
+		n = atomic_load_explicit(&c->node, memory_order_acquire);
+		if (n == NULL)
+			return;
+		mtx = node_cache_mtx(n);
+		pthread_mutex_lock(mtx);
+		if (atomic_load_explicit(&c->node, memory_order_relaxed) == n) {
+			cache_unlink(n, c);
+			pthread_mutex_unlock(mtx);
+			return;
+		}
+		pthread_mutex_unlock(mtx); /* moved meanwhile: again */
+	}
+}
+
+void
+hl_cache_node(struct hl_node_cache *c, struct hl_node *n)
+{
+	pthread_mutex_t *mtx;
+
+	if (atomic_load_explicit(&c->node, memory_order_relaxed) == n)
+		return;
+	hl_uncache_node(c);
+	mtx = node_cache_mtx(n);
+	pthread_mutex_lock(mtx);
+	c->next = n->caches;
+	n->caches = c;
+	atomic_store_explicit(&c->node, n, memory_order_release);
+	pthread_mutex_unlock(mtx);
+}
+
+void
+hl__node_uncache_all(struct hl_node *n)
+{
+	pthread_mutex_t *mtx = node_cache_mtx(n);
+
+	pthread_mutex_lock(mtx);
+	while (n->caches != NULL)
+		cache_unlink(n, n->caches);
+	pthread_mutex_unlock(mtx);
+}
+
+void
+hl_flush_node(struct hl_node *n)
+{
+	hl__node_uncache_all(n);
+}
+
+struct hl_node *
+hl_ref_node_safe(struct hl_trans *t, struct hl_node_cache *c, int *errorp)
+{
+	struct hl_node *n;
+
+	for (;;) {
+		n = atomic_load_explicit(&c->node, memory_order_acquire);
+		if (n == NULL) {
+			*errorp = ENOENT;
+			return NULL;
+		}
+		if (!hl_ref_live(&n->obj.lock))
+			continue; /* dying: its caches are being cleared */
+		/* Still cached here (so still that node)? */
+		if (atomic_load_explicit(&c->node, memory_order_acquire) == n &&
+		    atomic_load_explicit(&n->obj.linked, memory_order_relaxed))
+			break;
+		hl_rel_node(n);
+	}
+	if (hl_check_interlock(&n->obj.lock)) {
+		*errorp = node_load(t, n, false);
+		if (*errorp)
+			return NULL;
+	}
+	*errorp = 0;
+	return n;
+}
+
+void
+hl_delete_node(struct hl_node *n)
+{
+	atomic_fetch_or_explicit(
+	    &n->flags, HL_NODE_F_DELETED, memory_order_relaxed);
+	hl__node_uncache_all(n);
+}
+
+/*
+ * Never sleeps: for each node slot of the buffer at boff, take an idle
+ * node's interlock without waiting, check it is that node, destroy it.
+ * A node with references is loading or loaded (then it holds a buffer
+ * reference and we are not tearing the buffer down): it is marked and
+ * goes when it is next idle.  Returns the number left.
+ */
+int
+hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff)
+{
+	uint32_t slots = m->buffer_size / m->node_size, i;
+	int busy = 0;
+
+	for (i = 0; i < slots; i++) {
+		uint64_t off = boff + (uint64_t)i * m->node_size;
+		struct hl_obj *o = hl__tbl_peek(&m->nodes, off);
+		struct hl_node *n;
+
+		if (o == NULL)
+			continue;
+		n = hl__obj_node(o);
+		if (!hl_try_interlock_norefs(&o->lock)) {
+			if (hl__obj_key(o) == off)
+				atomic_fetch_or_explicit(&n->flags,
+				    HL_NODE_F_FLUSH, memory_order_relaxed);
+			busy++;
+			continue;
+		}
+		if (hl__obj_key(o) != off ||
+		    !atomic_load_explicit(&o->linked, memory_order_relaxed) ||
+		    node_ondisk(n) != NULL) {
+			hl_put_interlock(&o->lock, 0);
+			continue;
+		}
+		node_destroy(n);
+	}
+	return busy;
+}
+
+int
+hl_flush_buffer_nodes(struct hl_buffer *b)
+{
+	return hl__flush_buffer_nodes(b->mount, hl__obj_key(&b->obj));
+}

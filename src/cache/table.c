@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * table.c - the object table: lock-free hits, shard-locked misses,
+ * type-stable objects recycled through the DEAD refs state.  The argument
+ * for its safety is in doc/design.md section 10 and model/table.pml.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+
+static inline uint32_t
+tbl_bucket(const struct hl_table *t, uint64_t key)
+{
+	/* Offsets are aligned: mix the high bits down (Fibonacci hash). */
+	return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & t->mask;
+}
+
+static inline pthread_mutex_t *
+tbl_shard(struct hl_table *t, uint32_t bucket)
+{
+	return &t->shards[bucket % HL_TBL_SHARDS].mtx;
+}
+
+int
+hl__tbl_init(struct hl_table *t, const char *name, size_t objsize,
+    size_t nbuckets)
+{
+	size_t n = 1;
+	uint32_t i;
+
+	memset(t, 0, sizeof(*t));
+	while (n < nbuckets && n < (1u << 30))
+		n <<= 1;
+	t->name = name;
+	t->objsize = (objsize + 63) & ~(size_t)63; /* one line per object */
+	t->mask = (uint32_t)(n - 1);
+	t->buckets = calloc(n, sizeof(*t->buckets));
+	t->shards = aligned_alloc(64, HL_TBL_SHARDS * sizeof(*t->shards));
+	if (t->buckets == NULL || t->shards == NULL) {
+		free(t->buckets);
+		free(t->shards);
+		return ENOMEM;
+	}
+	for (i = 0; i < HL_TBL_SHARDS; i++)
+		pthread_mutex_init(&t->shards[i].mtx, NULL);
+	pthread_mutex_init(&t->alloc_mtx, NULL);
+	return 0;
+}
+
+void
+hl__tbl_destroy(struct hl_table *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < HL_TBL_MAXCHUNKS; i++)
+		free(atomic_load_explicit(&t->chunks[i], memory_order_relaxed));
+	for (i = 0; i < HL_TBL_SHARDS; i++)
+		pthread_mutex_destroy(&t->shards[i].mtx);
+	pthread_mutex_destroy(&t->alloc_mtx);
+	free(t->shards);
+	free(t->buckets);
+}
+
+/*
+ * We hold a reference on o (hl_ref_live succeeded): is it the object for
+ * key?  Its key and linked flag cannot change any more (it cannot die
+ * while referenced), and the acquire of our reference ordered these
+ * loads after the writes its constructor made before reviving it.
+ */
+static inline bool
+tbl_is(struct hl_obj *o, uint64_t key)
+{
+	return hl__obj_key(o) == key &&
+	       atomic_load_explicit(&o->linked, memory_order_relaxed);
+}
+
+static struct hl_obj *
+tbl_walk(struct hl_table *t, uint32_t b, uint64_t key, bool locked,
+    void (*release)(struct hl_obj *))
+{
+	struct hl_obj *o;
+	uint32_t hops = 0;
+
+	o = atomic_load_explicit(&t->buckets[b], memory_order_acquire);
+	for (; o != NULL;
+	     o = atomic_load_explicit(&o->hnext, memory_order_acquire)) {
+		if (!locked && ++hops > HL_TBL_WALK_LIMIT)
+			return NULL; /* a recycled link may loop: give up */
+		if (hl__obj_key(o) != key)
+			continue;
+		if (!hl_ref_live(&o->lock))
+			continue; /* dead, about to be unlinked */
+		if (tbl_is(o, key))
+			return o;
+		/*
+		 * Recycled under us (or being discarded): not ours.  Under
+		 * the shard mutex every object on the chain is linked to it
+		 * and keeps its key until unlinked, so this cannot happen
+		 * there (and release() could sleep or take the mutex).
+		 */
+		if (locked)
+			hl__fatal("hl_table", &o->lock,
+			    "object changed identity under its shard lock");
+		release(o);
+		return NULL;
+	}
+	return NULL;
+}
+
+struct hl_obj *
+hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
+    void (*release)(struct hl_obj *))
+{
+	uint32_t b = tbl_bucket(t, key);
+	pthread_mutex_t *mtx;
+	struct hl_obj *o;
+
+	if (!locked)
+		return tbl_walk(t, b, key, false, release);
+	mtx = tbl_shard(t, b);
+	pthread_mutex_lock(mtx);
+	o = tbl_walk(t, b, key, true, release);
+	pthread_mutex_unlock(mtx);
+	return o;
+}
+
+struct hl_obj *
+hl__tbl_peek(struct hl_table *t, uint64_t key)
+{
+	uint32_t b = tbl_bucket(t, key);
+	pthread_mutex_t *mtx = tbl_shard(t, b);
+	struct hl_obj *o;
+
+	pthread_mutex_lock(mtx);
+	for (o = atomic_load_explicit(&t->buckets[b], memory_order_relaxed);
+	     o != NULL;
+	     o = atomic_load_explicit(&o->hnext, memory_order_relaxed))
+		if (hl__obj_key(o) == key &&
+		    atomic_load_explicit(&o->lock.refs,
+			memory_order_relaxed) != HL_REFS_DEAD)
+			break;
+	pthread_mutex_unlock(mtx);
+	return o;
+}
+
+/* A new chunk of DEAD objects onto the free list.  alloc_mtx held. */
+static int
+tbl_grow(struct hl_table *t)
+{
+	uint32_t n = atomic_load_explicit(&t->nobjs, memory_order_relaxed);
+	uint32_t c = n / HL_TBL_CHUNK, i;
+	char *mem;
+
+	if (c >= HL_TBL_MAXCHUNKS)
+		return ENOSPC;
+	mem = aligned_alloc(64, HL_TBL_CHUNK * t->objsize);
+	if (mem == NULL)
+		return ENOMEM;
+	memset(mem, 0, HL_TBL_CHUNK * t->objsize);
+	for (i = HL_TBL_CHUNK; i-- > 0;) {
+		struct hl_obj *o = (struct hl_obj *)(mem + i * t->objsize);
+
+		hl_lock_init(&o->lock);
+		atomic_store_explicit(
+		    &o->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
+		atomic_store_explicit(&o->key, HL_TBL_NOKEY,
+		    memory_order_relaxed);
+		o->fnext = t->freelist;
+		t->freelist = o;
+	}
+	atomic_store_explicit(&t->chunks[c], mem, memory_order_release);
+	atomic_store_explicit(&t->nobjs, n + HL_TBL_CHUNK, memory_order_release);
+	return 0;
+}
+
+struct hl_obj *
+hl__tbl_alloc(struct hl_table *t, uint64_t key)
+{
+	struct hl_obj *o;
+
+	pthread_mutex_lock(&t->alloc_mtx);
+	if (t->freelist == NULL && tbl_grow(t) != 0) {
+		pthread_mutex_unlock(&t->alloc_mtx);
+		return NULL;
+	}
+	o = t->freelist;
+	t->freelist = o->fnext;
+	pthread_mutex_unlock(&t->alloc_mtx);
+	/* Stale readers may still look at these: atomics, and DEAD refs. */
+	atomic_store_explicit(&o->key, key, memory_order_relaxed);
+	atomic_store_explicit(&o->linked, false, memory_order_relaxed);
+	atomic_store_explicit(&o->hnext, NULL, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
+	return o;
+}
+
+static void
+tbl_free(struct hl_table *t, struct hl_obj *o)
+{
+	atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
+	pthread_mutex_lock(&t->alloc_mtx);
+	o->fnext = t->freelist;
+	t->freelist = o;
+	pthread_mutex_unlock(&t->alloc_mtx);
+}
+
+struct hl_obj *
+hl__tbl_insert(
+    struct hl_table *t, struct hl_obj *fresh, void (*release)(struct hl_obj *))
+{
+	uint64_t key = hl__obj_key(fresh);
+	uint32_t b = tbl_bucket(t, key);
+	pthread_mutex_t *mtx = tbl_shard(t, b);
+	struct hl_obj *o;
+
+	pthread_mutex_lock(mtx);
+	o = tbl_walk(t, b, key, true, release);
+	if (o == NULL) {
+		/* linked before reachable: a reader that finds it may use it
+		 * (after waiting for our interlock). */
+		atomic_store_explicit(&fresh->linked, true, memory_order_relaxed);
+		atomic_store_explicit(&fresh->hnext,
+		    atomic_load_explicit(&t->buckets[b], memory_order_relaxed),
+		    memory_order_relaxed);
+		atomic_store_explicit(&t->buckets[b], fresh, memory_order_release);
+		o = fresh;
+	}
+	pthread_mutex_unlock(mtx);
+	return o;
+}
+
+/* Remove a DEAD object from its chain (if linked) and free it. */
+static void
+tbl_unlink_free(struct hl_table *t, struct hl_obj *o)
+{
+	uint32_t b;
+	pthread_mutex_t *mtx;
+	struct hl_obj *_Atomic *pp;
+	struct hl_obj *p;
+
+	if (atomic_load_explicit(&o->linked, memory_order_relaxed)) {
+		b = tbl_bucket(t, hl__obj_key(o));
+		mtx = tbl_shard(t, b);
+		pthread_mutex_lock(mtx);
+		for (pp = &t->buckets[b];
+		     (p = atomic_load_explicit(pp, memory_order_relaxed)) !=
+		     NULL;
+		     pp = &p->hnext)
+			if (p == o)
+				break;
+		if (p == NULL)
+			hl__fatal("hl_table", &o->lock,
+			    "linked object missing from its chain");
+		/* o keeps its hnext: a reader on o walks on. */
+		atomic_store_explicit(pp,
+		    atomic_load_explicit(&o->hnext, memory_order_relaxed),
+		    memory_order_release);
+		atomic_store_explicit(&o->linked, false, memory_order_relaxed);
+		pthread_mutex_unlock(mtx);
+	}
+	tbl_free(t, o);
+}
+
+bool
+hl__tbl_kill(struct hl_table *t, struct hl_obj *o)
+{
+	if (!hl_kill_interlock(&o->lock))
+		return false;
+	tbl_unlink_free(t, o);
+	return true;
+}
+
+void
+hl__tbl_discard(struct hl_table *t, struct hl_obj *fresh)
+{
+	/* Not the object for any key from now on; then drop our hold. */
+	atomic_store_explicit(&fresh->key, HL_TBL_NOKEY, memory_order_relaxed);
+	if (hl_rel_interlock(&fresh->lock, true) && hl_norefs(&fresh->lock) &&
+	    hl__tbl_kill(t, fresh))
+		return;
+	/* A stale lookup holds it: its release destroys it. */
+	hl_put_interlock(&fresh->lock, ESTALE);
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * table.h - the object table shared by buffers and nodes: a hash table of
+ * type-stable objects with lock-free hits (doc/design.md section 10).
+ *
+ * Every object starts with a struct hl_obj.  Object memory is allocated
+ * in chunks and never freed before the table is: a destroyed object has
+ * the refs word DEAD and waits on a free list for another key.  So a
+ * stale pointer, read by a lookup that raced a destruction, always points
+ * at a valid lock word, and hl_ref_live() refuses the DEAD one.
+ *
+ * Chains are singly linked through atomic `hnext' pointers.  Readers walk
+ * them without a lock; insertion and removal take the chain's shard
+ * mutex.  A reader on an object that was removed (or recycled into
+ * another chain) may end its walk early: a lock-free miss is only a hint,
+ * and the caller retries under the shard mutex, where a miss is the
+ * truth.
+ *
+ * An object is the object for `key' only while it is linked and its key
+ * matches; a lookup re-checks both after its reference makes them stable
+ * (neither changes while a reference is held: an object is unlinked and
+ * re-keyed only once it is DEAD).
+ */
+#ifndef HL_CACHE_TABLE_H
+#define HL_CACHE_TABLE_H
+
+#include <pthread.h>
+#include <stdnoreturn.h>
+
+#include <hammerlock.h>
+
+#define HL_HIDDEN __attribute__((visibility("hidden")))
+
+/* The core's misuse report (src/core/diag.c); never returns. */
+HL_HIDDEN noreturn void hl__fatal(
+    const char *func, const struct hl_lock *l, const char *msg);
+
+#define HL_TBL_SHARDS	  256u /* shard mutexes, by bucket */
+#define HL_TBL_CHUNK	  1024u /* objects per allocation chunk */
+#define HL_TBL_MAXCHUNKS  8192u /* so at most 8M objects per table */
+#define HL_TBL_WALK_LIMIT 64u /* lock-free hops before falling back */
+#define HL_TBL_NOKEY	  UINT64_MAX /* key of an object being discarded */
+
+struct hl_obj {
+	struct hl_lock lock;		/* refs: DEAD when destroyed */
+	_Atomic uint64_t key;		/* which offset this object is */
+	struct hl_obj *_Atomic hnext;	/* chain link */
+	_Atomic bool linked;		/* reachable from its chain */
+	struct hl_obj *fnext;		/* free list (table alloc mutex) */
+};
+
+struct hl_table_shard {
+	pthread_mutex_t mtx;
+	char pad[64 - sizeof(pthread_mutex_t) % 64];
+};
+
+struct hl_table {
+	const char *name; /* "buffer", "node": for messages */
+	size_t objsize;
+	uint32_t mask; /* buckets - 1 */
+	struct hl_obj *_Atomic *buckets;
+	struct hl_table_shard *shards;
+
+	pthread_mutex_t alloc_mtx; /* free list and chunk growth */
+	struct hl_obj *freelist;
+	char *_Atomic chunks[HL_TBL_MAXCHUNKS];
+	_Atomic uint32_t nobjs; /* objects allocated, all chunks */
+	_Atomic uint64_t live;	/* objects not DEAD */
+};
+
+/* Object i of the table (i < nobjs); for scans. */
+static inline struct hl_obj *
+hl__tbl_obj(struct hl_table *t, uint32_t i)
+{
+	char *c = atomic_load_explicit(
+	    &t->chunks[i / HL_TBL_CHUNK], memory_order_acquire);
+
+	return (struct hl_obj *)(c + (size_t)(i % HL_TBL_CHUNK) * t->objsize);
+}
+
+static inline uint32_t
+hl__tbl_nobjs(struct hl_table *t)
+{
+	return atomic_load_explicit(&t->nobjs, memory_order_acquire);
+}
+
+static inline uint64_t
+hl__obj_key(const struct hl_obj *o)
+{
+	return atomic_load_explicit(&o->key, memory_order_relaxed);
+}
+
+/*
+ * nbuckets is rounded up to a power of two.  objsize >= sizeof(struct
+ * hl_obj), the object type's own fields following the header.
+ */
+HL_HIDDEN int hl__tbl_init(
+    struct hl_table *t, const char *name, size_t objsize, size_t nbuckets);
+HL_HIDDEN void hl__tbl_destroy(struct hl_table *t);
+
+/*
+ * Lookup.  Returns the linked, live object for key with a reference
+ * taken by hl_ref_live() (so CHECK may be set: the caller goes on with
+ * hl_check_interlock()), or NULL when there is none.  `release' drops a
+ * reference taken on an object that turned out not to be the one (see
+ * the header comment); it must be the object type's normal release.
+ * locked: walk under the shard mutex (authoritative); otherwise without.
+ * Never sleeps (the shard mutex aside).
+ */
+HL_HIDDEN struct hl_obj *hl__tbl_find(struct hl_table *t, uint64_t key,
+    bool locked, void (*release)(struct hl_obj *));
+
+/*
+ * The linked object for key, not DEAD when seen, without taking a
+ * reference (found under the shard mutex): for non-blocking callers,
+ * which go on with hl_try_interlock_norefs() and, holding the interlock,
+ * re-check that the key still matches and the object is linked.
+ */
+HL_HIDDEN struct hl_obj *hl__tbl_peek(struct hl_table *t, uint64_t key);
+
+/*
+ * A DEAD object for a new key: from the free list or a new chunk, with
+ * its key set, unlinked, hnext cleared.  Revive it (hl_revive_interlock)
+ * before hl__tbl_insert.  NULL if the table is full or out of memory.
+ */
+HL_HIDDEN struct hl_obj *hl__tbl_alloc(struct hl_table *t, uint64_t key);
+
+/*
+ * Publish `fresh' (revived: the caller holds its interlock) unless a
+ * live object for its key is already linked: then return that one,
+ * referenced with hl_ref_live(), and leave fresh unpublished (the caller
+ * discards it: hl__tbl_discard).  Returns fresh when it was published.
+ */
+HL_HIDDEN struct hl_obj *hl__tbl_insert(
+    struct hl_table *t, struct hl_obj *fresh, void (*release)(struct hl_obj *));
+
+/*
+ * The caller holds o's interlock with no reference and has dropped its
+ * contents.  Make it DEAD, unlink it and free it: true.  If a lookup
+ * referenced it meanwhile, false: the interlock is still held and the
+ * caller must release it with a non-zero error (so that the newcomer
+ * loads the object again).
+ */
+HL_HIDDEN bool hl__tbl_kill(struct hl_table *t, struct hl_obj *o);
+
+/*
+ * A late collision: the caller revived `fresh' (holding its interlock
+ * and one reference) but never published it.  Drop both; the object is
+ * freed now, or by the release of a stale lookup that referenced it.
+ * fresh's type must treat an unlinked object without contents as one to
+ * destroy on its 1->0 release.
+ */
+HL_HIDDEN void hl__tbl_discard(struct hl_table *t, struct hl_obj *fresh);
+
+/* Count live objects (not DEAD). */
+static inline uint64_t
+hl__tbl_live(struct hl_table *t)
+{
+	return atomic_load_explicit(&t->live, memory_order_relaxed);
+}
+
+#endif /* HL_CACHE_TABLE_H */
