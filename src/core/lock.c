@@ -41,9 +41,12 @@ lowner_set(struct hl_lock *l, uintptr_t td)
 static inline void
 need_ref(struct hl_lock *l, const char *func)
 {
-	if (HL_UNLIKELY(
-		atomic_load_explicit(&l->refs, memory_order_relaxed) == 0))
+	uint32_t refs = atomic_load_explicit(&l->refs, memory_order_relaxed);
+
+	if (HL_UNLIKELY(refs == 0))
 		hl__fatal(func, l, "lock taken without a reference");
+	if (HL_UNLIKELY(refs & HL_REFS_DEAD))
+		hl__fatal(func, l, "lock taken on a DEAD object");
 }
 
 static inline uint32_t

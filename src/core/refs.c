@@ -226,7 +226,7 @@ hl__check_interlock_slow(struct hl_lock *l)
 		if ((lv & HL_REFS_CHECK) == 0)
 			return false;
 		if (lv & HL_REFS_LOCKED) {
-			interlock_wait(l, lv, "hl_ref_interlock", "hl_ref_il");
+			interlock_wait(l, lv, "hl_check_interlock", "hl_ref_il");
 			continue;
 		}
 		if (refs_cas(
@@ -258,19 +258,20 @@ hl__ref_live_slow(struct hl_lock *l)
 bool
 hl_kill_interlock(struct hl_lock *l)
 {
-	uint32_t lv = HL_REFS_LOCKED;
+	uint32_t lv = refs_load(l, memory_order_relaxed);
 
-	if (HL_UNLIKELY((refs_load(l, memory_order_relaxed) &
-			    HL_REFS_LOCKED) == 0))
+	if (HL_UNLIKELY((lv & HL_REFS_LOCKED) == 0))
 		hl__fatal("hl_kill_interlock", l, "interlock not held");
 	if (hl_debug && atomic_load_explicit(
 			    &l->rowner, memory_order_relaxed) != hl__self())
 		hl__fatal("hl_kill_interlock", l,
 		    "interlock held by another thread");
 	atomic_store_explicit(&l->rowner, 0, memory_order_relaxed);
-	if (atomic_compare_exchange_strong_explicit(&l->refs, &lv,
-		HL_REFS_DEAD, memory_order_acq_rel, memory_order_relaxed))
-		return true;
+	/* Count 0 and nobody asleep on the word; CHECK means nothing at 0. */
+	while (R_COUNT(lv) == 0 && (lv & HL_REFS_WANTED) == 0) {
+		if (refs_cas(l, &lv, HL_REFS_DEAD, memory_order_acq_rel))
+			return true;
+	}
 	rowner_set(l);
 	return false;
 }
