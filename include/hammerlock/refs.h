@@ -332,8 +332,8 @@ hl_check_interlock(struct hl_lock *l)
 }
 
 /*
- * The caller holds the interlock and no references remain: if the word
- * is exactly LOCKED, make it DEAD and return true (the interlock is gone
+ * The caller holds the interlock and no references remain: if the count
+ * is 0 and nobody sleeps on the word, make it DEAD and return true (the interlock is gone
  * with it; the object may be unlinked and recycled).  Otherwise (a
  * lookup referenced the object meanwhile, or someone sleeps on it) return
  * false, still holding the interlock.  Acq_rel.  Never sleeps.
