@@ -70,6 +70,7 @@ struct hl_mount_stats {
 	uint64_t reclaims;	     /* unloads done by the pool */
 	uint64_t reclaim_deferred;   /* pool skipped a pinned buffer */
 	uint64_t reclaim_failures;   /* gets refused: everything pinned */
+	uint64_t writebacks;	     /* modified buffers the pool wrote */
 	uint64_t collisions;	     /* late collisions resolved */
 
 	uint64_t nodes;		   /* node structures in the table */

@@ -43,7 +43,7 @@
  *
  *   off size field           meaning
  *     0   8  magic           HL_VOLHDR_MAGIC, the bytes "HAMMERLK"
- *     8   4  version         HL_FORMAT_VERSION (1)
+ *     8   4  version         HL_FORMAT_VERSION (2)
  *    12   4  header_size     512
  *    16   4  vol_no          this volume's number, < vol_count
  *    20   4  vol_count       number of volumes in the mount, 1..256
@@ -54,8 +54,9 @@
  *    56   8  root_node       offset of the B-tree root, or 0 (read from
  *                            volume 0; newfs writes 0)
  *    64   8  create_time     seconds since the Epoch (informative)
- *    72   8  freemap_offset  reserved for the free map: 0
- *    80   8  freemap_size    reserved for the free map: 0
+ *    72   8  freemap_offset  the free map's first node: HL_OFF_MAKE(vol_no,
+ *                            buffer_size), the first data node
+ *    80   8  freemap_size    its bytes: hl_freemap_nodes() * node_size
  *    88 420  reserved        zero
  *   508   4  crc             CRC32C of bytes [0, 508)
  *
@@ -116,7 +117,7 @@ extern "C" {
 	    ((uint64_t)(byteoff)&HL_OFF_SHORT_MASK))
 
 /* Limits and defaults. */
-#define HL_FORMAT_VERSION      1u
+#define HL_FORMAT_VERSION      2u
 #define HL_MAX_VOLUMES	       256
 #define HL_NODE_SIZE_MIN       512u
 #define HL_BUFFER_SIZE_MAX     (1u << 20)
@@ -302,6 +303,19 @@ HL_EXPORT void hl_mount_id_str(const uint8_t *id, char *buf, size_t len);
  */
 HL_EXPORT int hl_off_check(const struct hl_volume_header *vh, uint64_t off,
     size_t bytes, char *why, size_t whylen);
+
+/*
+ * The free map (version 2): a bitmap of the volume's node slots (slot s
+ * is the node at byte buffer_size + s * node_size; bit set = in use), in
+ * HL_NODE_RAW nodes whose whole payload is bitmap, placed at the first
+ * slots of the data area and marking themselves used.  Bits past the
+ * last slot are set.  hl_freemap_nodes() is how many nodes it takes (0
+ * if the header's sizes are unusable).
+ */
+HL_EXPORT uint32_t hl_freemap_nodes(const struct hl_volume_header *vh);
+
+/* Set vh's freemap fields from its vol_no and sizes. */
+HL_EXPORT void hl_volhdr_set_freemap(struct hl_volume_header *vh);
 
 /* A node size this format accepts: a power of two, 512..1 MiB. */
 HL_EXPORT bool hl_node_size_valid(size_t node_size);

@@ -322,18 +322,19 @@ hl_modify_buffer_done(struct hl_buffer *b)
 int
 hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes)
 {
-	uint64_t off, end;
+	uint64_t bs = m->buffer_size, off, end;
 	struct hl_obj *o;
 	int ret = 0;
 
 	if (bytes == 0)
 		return 0;
-	off = base & ~(uint64_t)(m->buffer_size - 1);
 	end = base + bytes;
 	if (end < base || HL_OFF_ZONE(base) != HL_ZONE_RAW ||
 	    HL_OFF_VOL(end - 1) != HL_OFF_VOL(base))
 		return EINVAL;
-	for (; off < end; off += m->buffer_size) {
+	/* Only buffers wholly inside the range: the rest of a partly
+	 * freed buffer is still somebody's data. */
+	for (off = (base + bs - 1) & ~(bs - 1); off + bs <= end; off += bs) {
 		o = hl__tbl_find(&m->buffers, off, true, hl__buffer_release_obj);
 		if (o == NULL)
 			continue;
@@ -350,5 +351,10 @@ hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes)
 		hl__flush_buffer_nodes(m, off);
 		hl_rel_buffer(hl__obj_buffer(o));
 	}
+	/* Idle nodes wholly inside the range, in partly freed buffers too:
+	 * a passive cache must not find whatever is allocated there next. */
+	for (off = (base + m->node_size - 1) & ~(uint64_t)(m->node_size - 1);
+	     off + m->node_size <= end; off += m->node_size)
+		hl__flush_node_at(m, off);
 	return ret;
 }

@@ -20,7 +20,7 @@ struct hl_volume {
 	char *path;
 	struct hl_volume_header probe;	 /* as read at mount time */
 	struct hl_volume_header *ondisk; /* loaded header, or NULL */
-	bool written; /* written since the last sync (sync_mtx) */
+	_Atomic bool written; /* written since the last fdatasync */
 };
 
 /* Buffer flags (struct hl_buffer.flags). */
@@ -43,6 +43,7 @@ struct hl_buffer {
 	_Atomic uint64_t needcrc;  /* node slots to seal before writing */
 	_Atomic uint64_t gen;	   /* mount-unique id of this memory's read */
 	_Atomic uint64_t modseq;   /* hl_modify_buffer() calls */
+	uint32_t close_noderefs;   /* unmount: references of leaked nodes */
 };
 
 /* Node flags. */
@@ -103,6 +104,7 @@ struct hl_mount {
 		_Atomic uint64_t reclaims;
 		_Atomic uint64_t reclaim_deferred;
 		_Atomic uint64_t reclaim_failures;
+		_Atomic uint64_t writebacks;
 		_Atomic uint64_t collisions;
 		_Atomic uint64_t node_loads;
 		_Atomic uint64_t node_destroys;
@@ -138,6 +140,14 @@ HL_HIDDEN void hl__pool_unreserve(struct hl_mount *m);
 /* Buffers: the table's release callback, and teardown at unmount. */
 HL_HIDDEN void hl__buffer_release_obj(struct hl_obj *o);
 HL_HIDDEN void hl__buffer_drop_data(struct hl_buffer *b);
+/*
+ * Seal b's modified nodes and write it (no fdatasync: the volume is
+ * marked for the next sync).  The caller excludes modifiers: exclusive
+ * content lock, or the interlock at count 0.  0 or the errno, reported.
+ */
+HL_HIDDEN int hl__buffer_write(struct hl_mount *m, struct hl_buffer *b,
+    char *why, size_t whylen);
+
 /* Drop the reference a failed write holds, if any (caller holds one). */
 HL_HIDDEN bool hl__buffer_clear_ioerror(struct hl_buffer *b);
 HL_HIDDEN void hl__node_release_obj(struct hl_obj *o);
@@ -147,6 +157,7 @@ HL_HIDDEN void hl__node_release_obj(struct hl_obj *o);
  * without ever sleeping (it runs from the reclaimer).
  */
 HL_HIDDEN int hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff);
+HL_HIDDEN int hl__flush_node_at(struct hl_mount *m, uint64_t off);
 
 /* Clear every passive cache of n. */
 HL_HIDDEN void hl__node_uncache_all(struct hl_node *n);

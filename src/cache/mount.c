@@ -267,12 +267,20 @@ close_table(struct hl_mount *m, struct hl_table *t, bool buffers, char *why,
 			path = b->vol->path;
 			if (f & HL_BUF_IOERROR)
 				count--;
+			/* Held by leaked nodes, already reported. */
+			count -= count < b->close_noderefs ? count
+							   : b->close_noderefs;
 			if (f & HL_BUF_MODIFIED)
 				(*discarded)++;
 			hl__buffer_drop_data(b);
-		} else if (HL_OFF_VOL(off) < HL_MAX_VOLUMES &&
-			   m->vols[HL_OFF_VOL(off)] != NULL) {
-			path = m->vols[HL_OFF_VOL(off)]->path;
+		} else {
+			struct hl_buffer *nb =
+			    hl_node_buffer(hl__obj_node(o));
+
+			if (nb != NULL && count != 0)
+				nb->close_noderefs++;
+			if (m->vols[HL_OFF_VOL(off)] != NULL)
+				path = m->vols[HL_OFF_VOL(off)]->path;
 		}
 		if (count != 0 || (refs & HL_REFS_LOCKED)) {
 			report_leak(why, whylen, used, t->name, path, off, refs);
@@ -392,6 +400,7 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 	st->reclaims = ST(reclaims);
 	st->reclaim_deferred = ST(reclaim_deferred);
 	st->reclaim_failures = ST(reclaim_failures);
+	st->writebacks = ST(writebacks);
 	st->collisions = ST(collisions);
 	st->node_loads = ST(node_loads);
 	st->node_destroys = ST(node_destroys);

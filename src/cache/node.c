@@ -169,6 +169,10 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 	hl_ref_interlock_done(&n->obj.lock);
 	return 0;
 fail:
+	/* Nobody needs the structure of a node that failed: if idle, it
+	 * goes (a bad offset must not pin a table object until unmount). */
+	atomic_fetch_or_explicit(&n->flags, HL_NODE_F_FLUSH,
+	    memory_order_relaxed);
 	if (hl_rel_interlock(&n->obj.lock, true))
 		node_dispose(n, true);
 	return error;
@@ -400,35 +404,47 @@ hl_delete_node(struct hl_node *n)
  * reference and we are not tearing the buffer down): it is marked and
  * goes when it is next idle.  Returns the number left.
  */
+/*
+ * Never sleeps: take the idle node at off, if any, without waiting,
+ * check it is that node, destroy it.  A node with references is loading
+ * or loaded: it is marked and goes when it is next idle.  Returns 1 for
+ * such a busy node, else 0.
+ */
+int
+hl__flush_node_at(struct hl_mount *m, uint64_t off)
+{
+	struct hl_obj *o = hl__tbl_peek(&m->nodes, off);
+	struct hl_node *n;
+
+	if (o == NULL)
+		return 0;
+	n = hl__obj_node(o);
+	if (!hl_try_interlock_norefs(&o->lock)) {
+		if (hl__obj_key(o) != off)
+			return 0;
+		atomic_fetch_or_explicit(
+		    &n->flags, HL_NODE_F_FLUSH, memory_order_relaxed);
+		return 1;
+	}
+	if (hl__obj_key(o) != off ||
+	    !atomic_load_explicit(&o->linked, memory_order_relaxed) ||
+	    node_ondisk(n) != NULL) {
+		hl_put_interlock(&o->lock, 0);
+		return 0;
+	}
+	node_destroy(n);
+	return 0;
+}
+
+/* The idle node structures of the buffer at boff go (never sleeps). */
 int
 hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff)
 {
 	uint32_t slots = m->buffer_size / m->node_size, i;
 	int busy = 0;
 
-	for (i = 0; i < slots; i++) {
-		uint64_t off = boff + (uint64_t)i * m->node_size;
-		struct hl_obj *o = hl__tbl_peek(&m->nodes, off);
-		struct hl_node *n;
-
-		if (o == NULL)
-			continue;
-		n = hl__obj_node(o);
-		if (!hl_try_interlock_norefs(&o->lock)) {
-			if (hl__obj_key(o) == off)
-				atomic_fetch_or_explicit(&n->flags,
-				    HL_NODE_F_FLUSH, memory_order_relaxed);
-			busy++;
-			continue;
-		}
-		if (hl__obj_key(o) != off ||
-		    !atomic_load_explicit(&o->linked, memory_order_relaxed) ||
-		    node_ondisk(n) != NULL) {
-			hl_put_interlock(&o->lock, 0);
-			continue;
-		}
-		node_destroy(n);
-	}
+	for (i = 0; i < slots; i++)
+		busy += hl__flush_node_at(m, boff + (uint64_t)i * m->node_size);
 	return busy;
 }
 

@@ -14,8 +14,16 @@
  * never sleeps on an object: it may itself be a loader holding other
  * interlocks (NOTES.md item 8).
  *
- * If two sweeps free nothing, everything is pinned: the reservation
- * fails with ENOMEM instead of waiting or exceeding the budget.
+ * If two sweeps free nothing and some of what pins the pool is only
+ * modified (no references), the reserving thread writes a batch of those
+ * buffers back, without syncing (the next hl_mount_sync() fdatasyncs
+ * their volumes), and sweeps again: a workload that modifies more than
+ * the pool holds keeps going, as with a kernel's dirty-page flusher.
+ * Such a buffer is written while holding its interlock at count 0, which
+ * keeps modifiers out (they hold references) without waiting for anyone.
+ * If nothing can be freed or written, everything is pinned: the
+ * reservation fails with ENOMEM instead of waiting or exceeding the
+ * budget.
  */
 #include <errno.h>
 
@@ -84,6 +92,51 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 	return true;
 }
 
+#define POOL_WRITEBACK_BATCH 32u
+
+/*
+ * Write back up to a batch of modified, unreferenced buffers.  Returns
+ * how many were written.  pool_mtx held.
+ */
+static uint32_t
+pool_writeback(struct hl_mount *m)
+{
+	uint32_t n = hl__tbl_nobjs(&m->buffers), done = 0, i;
+
+	if (m->readonly)
+		return 0;
+	for (i = 0; i < n && done < POOL_WRITEBACK_BATCH; i++) {
+		struct hl_buffer *b = hl__obj_buffer(hl__tbl_obj(&m->buffers,
+		    (m->pool_hand + i) % n));
+		uint32_t f = atomic_load_explicit(&b->flags,
+		    memory_order_relaxed);
+
+		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) !=
+			HL_BUF_MODIFIED ||
+		    !hl_try_interlock_norefs(&b->obj.lock))
+			continue;
+		f = atomic_load_explicit(&b->flags, memory_order_relaxed);
+		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) ==
+			HL_BUF_MODIFIED &&
+		    atomic_load_explicit(&b->data, memory_order_relaxed)) {
+			if (hl__buffer_write(m, b, NULL, 0) == 0) {
+				atomic_fetch_and_explicit(&b->flags,
+				    ~HL_BUF_MODIFIED, memory_order_relaxed);
+				hl__stat_add(&m->st.writebacks, 1);
+				done++;
+			} else {
+				/* Pinned by its error until a sync succeeds;
+				 * 0->1 is ours to take under the interlock. */
+				atomic_fetch_or_explicit(&b->flags,
+				    HL_BUF_IOERROR, memory_order_relaxed);
+				hl_ref(&b->obj.lock);
+			}
+		}
+		hl_put_interlock(&b->obj.lock, 0);
+	}
+	return done;
+}
+
 int
 hl__pool_reserve(struct hl_mount *m)
 {
@@ -97,6 +150,8 @@ hl__pool_reserve(struct hl_mount *m)
 		if (pool_try_reserve(m))
 			break;
 		n = hl__tbl_nobjs(&m->buffers);
+		if (n != 0 && idle >= 2 * n && pool_writeback(m) != 0)
+			idle = n; /* written: one more sweep frees them */
 		if (n == 0 || idle >= 2 * n) {
 			pthread_mutex_unlock(&m->pool_mtx);
 			hl__stat_add(&m->st.reclaim_failures, 1);

@@ -82,6 +82,31 @@ sync_failed(struct hl_buffer *b)
 		hl_ref(&b->obj.lock); /* the error's reference */
 }
 
+int
+hl__buffer_write(struct hl_mount *m, struct hl_buffer *b, char *why,
+    size_t whylen)
+{
+	uint64_t off = hl__obj_key(&b->obj);
+	int error;
+
+	sync_seal(m, b);
+	hl__stat_add(&m->st.writes, 1);
+	error = hl_io_write_full(m->io, b->vol->fd,
+	    atomic_load_explicit(&b->data, memory_order_relaxed),
+	    m->buffer_size, HL_OFF_SHORT(off));
+	if (error == 0) {
+		atomic_store_explicit(&b->vol->written, true,
+		    memory_order_relaxed);
+		return 0;
+	}
+	hl__stat_add(&m->st.write_errors, 1);
+	hl__cache_why(why, whylen, error, "buffer %#llx (%s): write failed: %s",
+	    (unsigned long long)off, b->vol->path, strerror(error));
+	fprintf(stderr, "hammerlock: buffer %#llx (%s): write failed: %s\n",
+	    (unsigned long long)off, b->vol->path, strerror(error));
+	return error;
+}
+
 /*
  * Write one referenced buffer if it is modified: 0 and *wrote set (with
  * the modification count written in *seqp), or the errno.  The buffer
@@ -91,7 +116,6 @@ static int
 sync_write(struct hl_mount *m, struct hl_buffer *b, bool *wrote,
     uint64_t *seqp, char *why, size_t whylen)
 {
-	uint64_t off = hl__obj_key(&b->obj);
 	int error = 0;
 
 	*wrote = false;
@@ -99,25 +123,8 @@ sync_write(struct hl_mount *m, struct hl_buffer *b, bool *wrote,
 	if (atomic_load_explicit(&b->flags, memory_order_relaxed) &
 	    HL_BUF_MODIFIED) {
 		*seqp = atomic_load_explicit(&b->modseq, memory_order_relaxed);
-		sync_seal(m, b);
-		hl__stat_add(&m->st.writes, 1);
-		error = hl_io_write_full(m->io, b->vol->fd,
-		    atomic_load_explicit(&b->data, memory_order_relaxed),
-		    m->buffer_size, HL_OFF_SHORT(off));
-		if (error == 0) {
-			*wrote = true;
-			b->vol->written = true;
-		} else {
-			hl__stat_add(&m->st.write_errors, 1);
-			hl__cache_why(why, whylen, error,
-			    "buffer %#llx (%s): write failed: %s",
-			    (unsigned long long)off, b->vol->path,
-			    strerror(error));
-			fprintf(stderr,
-			    "hammerlock: buffer %#llx (%s): write failed: %s\n",
-			    (unsigned long long)off, b->vol->path,
-			    strerror(error));
-		}
+		error = hl__buffer_write(m, b, why, whylen);
+		*wrote = error == 0;
 	}
 	hl_unlock(&b->obj.lock);
 	if (error)
@@ -165,7 +172,7 @@ sync_root(struct hl_mount *m, char *why, size_t whylen)
 		    "%s: writing the header: %s", v->path, strerror(error));
 	}
 	v->probe.root_node = vh.root_node;
-	v->written = true;
+	atomic_store_explicit(&v->written, true, memory_order_relaxed);
 	return 0;
 }
 
@@ -183,9 +190,9 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 	for (i = 0; i < HL_MAX_VOLUMES; i++) {
 		struct hl_volume *v = m->vols[i];
 
-		if (v == NULL || !v->written)
+		if (v == NULL || !atomic_exchange_explicit(&v->written, false,
+					  memory_order_relaxed))
 			continue;
-		v->written = false;
 		hl__stat_add(&m->st.syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
 		if (e != 0) {

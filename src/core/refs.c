@@ -159,6 +159,8 @@ hl__rel_slow(struct hl_lock *l)
 	} while (!refs_cas(l, &lv, nlv, memory_order_acq_rel));
 }
 
+static bool check_interlock_wait(struct hl_lock *l, const char *func);
+
 bool
 hl__ref_interlock_slow(struct hl_lock *l)
 {
@@ -204,7 +206,13 @@ hl__ref_interlock_slow(struct hl_lock *l)
 		}
 	}
 
-	return hl__check_interlock_slow(l);
+	return check_interlock_wait(l, "hl_ref_interlock");
+}
+
+bool
+hl__check_interlock_slow(struct hl_lock *l)
+{
+	return check_interlock_wait(l, "hl_check_interlock");
 }
 
 /*
@@ -213,20 +221,19 @@ hl__ref_interlock_slow(struct hl_lock *l)
  * false) or the interlock is free with CHECK still set (its load failed
  * or the object was invalidated: we take over; true).
  */
-bool
-hl__check_interlock_slow(struct hl_lock *l)
+static bool
+check_interlock_wait(struct hl_lock *l, const char *func)
 {
 	uint32_t lv;
 
 	for (;;) {
 		lv = refs_load(l, memory_order_acquire);
 		if (HL_UNLIKELY(R_COUNT(lv) == 0 || (lv & HL_REFS_DEAD)))
-			hl__fatal("hl_check_interlock", l,
-			    "caller holds no reference");
+			hl__fatal(func, l, "caller holds no reference");
 		if ((lv & HL_REFS_CHECK) == 0)
 			return false;
 		if (lv & HL_REFS_LOCKED) {
-			interlock_wait(l, lv, "hl_check_interlock", "hl_ref_il");
+			interlock_wait(l, lv, func, "hl_ref_il");
 			continue;
 		}
 		if (refs_cas(

@@ -127,6 +127,42 @@ sync_parent_dir(const char *path)
 	close(fd);
 }
 
+/*
+ * Write the free map of a new volume: its own nodes, and the bits past
+ * the last slot, are marked used; every other slot is free.
+ */
+static int
+write_freemap(int fd, const struct hl_volume_header *vh)
+{
+	uint32_t ns = vh->node_size, nfm = hl_freemap_nodes(vh);
+	uint64_t slots = (vh->vol_size - vh->buffer_size) / ns;
+	uint64_t bits = (uint64_t)(ns - HL_NODE_HDR_SIZE) * 8;
+	struct hl_node_header h = {.type = HL_NODE_RAW};
+	uint8_t *node = malloc(ns);
+	int error = 0;
+
+	if (node == NULL)
+		return ENOMEM;
+	h.count = (uint16_t)(ns - HL_NODE_HDR_SIZE);
+	for (uint32_t k = 0; k < nfm && error == 0; k++) {
+		uint8_t *map = (uint8_t *)HL_NODE_PAYLOAD(node);
+
+		memset(node, 0, ns);
+		hl_node_hdr_encode(node, &h);
+		for (uint64_t b = 0; b < bits; b++) {
+			uint64_t s = k * bits + b;
+
+			if (s < nfm || s >= slots)
+				map[b / 8] |= (uint8_t)(1u << (b % 8));
+		}
+		hl_node_seal(node, ns);
+		error = pwrite_full(fd, node, ns,
+		    (off_t)(vh->buffer_size + (uint64_t)k * ns));
+	}
+	free(node);
+	return error;
+}
+
 int
 hl_newfs(const char *const *paths, int npaths, const struct hl_newfs_opts *o,
     char *why, size_t whylen)
@@ -159,6 +195,7 @@ hl_newfs(const char *const *paths, int npaths, const struct hl_newfs_opts *o,
 	vh.vol_count = (uint32_t)npaths;
 	vh.create_time = (uint64_t)time(NULL);
 	make_mount_id(vh.mount_id);
+	hl_volhdr_set_freemap(&vh);
 	error = hl_volhdr_validate(&vh, why, whylen);
 	if (error != 0)
 		return error;
@@ -204,6 +241,7 @@ hl_newfs(const char *const *paths, int npaths, const struct hl_newfs_opts *o,
 
 	for (int i = 0; i < npaths; i++) {
 		vh.vol_no = (uint32_t)i;
+		hl_volhdr_set_freemap(&vh);
 		error =
 		    hl_volhdr_encode(&vh, hdr, sizeof(hdr), sub, sizeof(sub));
 		if (error != 0) {
@@ -222,6 +260,12 @@ hl_newfs(const char *const *paths, int npaths, const struct hl_newfs_opts *o,
 		if (error != 0) {
 			hl__why(why, whylen, "%s: write header: %s", paths[i],
 			    strerror(error));
+			goto out;
+		}
+		error = write_freemap(fds[i], &vh);
+		if (error != 0) {
+			hl__why(why, whylen, "%s: write free map: %s",
+			    paths[i], strerror(error));
 			goto out;
 		}
 		if (fsync(fds[i]) != 0) {

@@ -68,6 +68,29 @@ hl_volhdr_init(struct hl_volume_header *vh)
 	vh->buffer_size = HL_BUFFER_SIZE_DEFAULT;
 	vh->node_size = HL_NODE_SIZE_DEFAULT;
 	vh->vol_size = HL_VOL_SIZE_DEFAULT;
+	hl_volhdr_set_freemap(vh);
+}
+
+uint32_t
+hl_freemap_nodes(const struct hl_volume_header *vh)
+{
+	uint64_t slots, bits;
+
+	if (vh == NULL || !hl_node_size_valid(vh->node_size) ||
+	    vh->buffer_size < vh->node_size || vh->vol_size <= vh->buffer_size)
+		return 0;
+	slots = (vh->vol_size - vh->buffer_size) / vh->node_size;
+	bits = (uint64_t)(vh->node_size - HL_NODE_HDR_SIZE) * 8;
+	return (uint32_t)((slots + bits - 1) / bits);
+}
+
+void
+hl_volhdr_set_freemap(struct hl_volume_header *vh)
+{
+	if (vh == NULL)
+		return;
+	vh->freemap_offset = HL_OFF_MAKE(vh->vol_no, vh->buffer_size);
+	vh->freemap_size = (uint64_t)hl_freemap_nodes(vh) * vh->node_size;
 }
 
 void
@@ -240,12 +263,30 @@ hl_volhdr_validate(const struct hl_volume_header *vh, char *why, size_t whylen)
 		if (error != 0)
 			return EINVAL;
 	}
-	if (vh->freemap_offset != 0 || vh->freemap_size != 0) {
-		hl__why(why, whylen,
-		    "free map fields are reserved in format version 1 and "
-		    "must be 0 (offset 0x%016" PRIx64 ", size %" PRIu64 ")",
-		    vh->freemap_offset, vh->freemap_size);
-		return EINVAL;
+	{
+		struct hl_volume_header fm = *vh;
+		uint32_t nfm = hl_freemap_nodes(vh);
+
+		hl_volhdr_set_freemap(&fm);
+		if (vh->freemap_offset != fm.freemap_offset ||
+		    vh->freemap_size != fm.freemap_size) {
+			hl__why(why, whylen,
+			    "free map at 0x%016" PRIx64 ", %" PRIu64
+			    " bytes; this geometry puts it at 0x%016" PRIx64
+			    ", %" PRIu64 " bytes",
+			    vh->freemap_offset, vh->freemap_size,
+			    fm.freemap_offset, fm.freemap_size);
+			return EINVAL;
+		}
+		if ((uint64_t)nfm + 1 >
+		    (vh->vol_size - vh->buffer_size) / vh->node_size) {
+			hl__why(why, whylen,
+			    "volume size %" PRIu64
+			    " leaves no node beside its %" PRIu32
+			    " free-map nodes",
+			    vh->vol_size, nfm);
+			return EINVAL;
+		}
 	}
 	return 0;
 }

@@ -3,8 +3,9 @@
  * test_badinput.c - damaged and hostile volume files: each must give a
  * clear error (errno and a message naming the file and the field), never
  * a crash, both through the library (hl_format_probe, hl_off_check,
- * hl_format_scan) and through the `hammerlock' program, whose exit status
- * must be 0 (clean), 1 (damaged nodes) or 2 (unusable input).
+ * and the object cache: hl_mount_open, hl_get_node, hl_get_buffer) and
+ * through the `hammerlock' program, whose exit status must be 0 (clean),
+ * 1 (damaged nodes) or 2 (unusable input).
  *
  *   fault_badinput PATH-TO-hammerlock [--seed N]
  */
@@ -161,6 +162,15 @@ poke32(const char *p, off_t off, uint32_t v, bool reseal)
 }
 
 static void
+poke64(const char *p, off_t off, uint64_t v, bool reseal)
+{
+	uint8_t b[8];
+
+	hl_le64_put(b, v);
+	poke(p, off, b, 8, reseal);
+}
+
+static void
 test_clean(void)
 {
 	char a[128], b[128];
@@ -176,7 +186,7 @@ test_clean(void)
 	EXPECT_CLI(0, "usage: hammerlock newfs", "newfs", "--help");
 	EXPECT_CLI(0, "usage: hammerlock check", "check", "--help");
 	EXPECT_CLI(0, "usage: hammerlock check", "help", "check");
-	EXPECT_CLI(0, "format version 1", "--version");
+	EXPECT_CLI(0, "format version 2", "--version");
 	PASS();
 }
 
@@ -258,11 +268,11 @@ test_bad_header(void)
 	EXPECT_CLI(2, "not a hammerlock volume", "check", a);
 	/* Wrong version, with or without a matching CRC. */
 	newfs(pa, 1);
-	poke32(a, HL_VOLHDR_OFF_VERSION, 2, true);
+	poke32(a, HL_VOLHDR_OFF_VERSION, 1, true);
 	expect_probe(pa, 1, ENOTSUP,
-	    "hdr0: format version 2 is not supported (this build reads "
-	    "version 1)");
-	EXPECT_CLI(2, "format version 2 is not supported", "check", a);
+	    "hdr0: format version 1 is not supported (this build reads "
+	    "version 2)");
+	EXPECT_CLI(2, "format version 1 is not supported", "check", a);
 	poke32(a, HL_VOLHDR_OFF_VERSION, 9, false);
 	expect_probe(pa, 1, ENOTSUP, "format version 9");
 	/* Bad header CRC. */
@@ -348,9 +358,11 @@ test_volume_set(void)
 		expect_probe(one, 1, EINVAL, "volume count 300 out of range");
 	}
 	/* Different buffer sizes in one mount. */
-	poke32(a1, HL_VOLHDR_OFF_BUFSIZE, 32768, true);
+	poke32(a1, HL_VOLHDR_OFF_BUFSIZE, 32768, false);
+	poke64(a1, HL_VOLHDR_OFF_FM_OFF, HL_OFF_MAKE(1, 32768), true);
 	expect_probe(pa, 2, EINVAL, "buffer/node size 32768/4096 differs");
-	poke32(a1, HL_VOLHDR_OFF_BUFSIZE, 16384, true);
+	poke32(a1, HL_VOLHDR_OFF_BUFSIZE, 16384, false);
+	poke64(a1, HL_VOLHDR_OFF_FM_OFF, HL_OFF_MAKE(1, 16384), true);
 	expect_probe(pa, 2, 0, NULL);
 	/* A root node past the end of the volume it names. */
 	{
@@ -450,6 +462,364 @@ test_bad_nodes(void)
 	PASS();
 }
 
+/*
+ * Through the object cache
+ * ------------------------
+ *
+ * The same damage seen by hl_get_node() and hl_get_buffer() on a mount:
+ * a damaged node is refused with EIO (EDOM when the transaction asks for
+ * HL_TRANSF_CRCDOM) and holds nothing; a bad offset is refused before any
+ * I/O; a file that shrinks under the mount gives EIO.  After each error
+ * nothing may be referenced.
+ */
+
+static struct hl_mount *
+cache_mount(const char *const *pa, int n, uint64_t pool)
+{
+	struct hl_mount_opts mo = {.pool_bytes = pool};
+	struct hl_mount *m;
+	char why[512];
+
+	HT_CHECK(hl_mount_open(pa, n, &mo, &m, why, sizeof(why)) == 0,
+	    "mount: %s", why);
+	return m;
+}
+
+static void
+cache_unmount(struct hl_mount *m)
+{
+	char why[1024];
+
+	HT_CHECK(hl_mount_close(m, why, sizeof(why)) == 0, "unmount: %s", why);
+}
+
+/* Nothing referenced: every error path gave its references back. */
+static void
+expect_idle(struct hl_mount *m, int line)
+{
+	struct hl_mount_stats st;
+
+	hl_mount_stats(m, &st);
+	HT_CHECK(st.nodes_referenced == 0 && st.buffers_referenced == 0,
+	    "line %d: %llu nodes and %llu buffers still referenced", line,
+	    (unsigned long long)st.nodes_referenced,
+	    (unsigned long long)st.buffers_referenced);
+	HT_CHECK(st.pool_bytes == st.buffers_resident * hl_mount_buffer_size(m),
+	    "line %d: pool holds %llu bytes for %llu buffers", line,
+	    (unsigned long long)st.pool_bytes,
+	    (unsigned long long)st.buffers_resident);
+}
+
+/* hl_get_node(off) with transaction flags `flags' must give `want'. */
+static void
+expect_node(int line, struct hl_mount *m, uint64_t off, uint32_t flags,
+    int want)
+{
+	struct hl_trans t;
+	struct hl_node *n;
+	int e = -1;
+
+	hl_trans_init(&t, m);
+	t.flags = flags;
+	n = hl_get_node(&t, off, false, &e);
+	if (want == 0)
+		HT_CHECK(n != NULL && e == 0 && hl_node_offset(n) == off,
+		    "line %d: node %#llx: error %d", line,
+		    (unsigned long long)off, e);
+	else
+		HT_CHECK(n == NULL && e == want,
+		    "line %d: node %#llx: error %d (%s), want %d (%s)", line,
+		    (unsigned long long)off, e, strerror(e), want,
+		    strerror(want));
+	if (n != NULL)
+		hl_rel_node(n);
+	expect_idle(m, line);
+}
+
+/* hl_get_buffer(off, bytes) must give `want'. */
+static void
+expect_buffer(int line, struct hl_mount *m, uint64_t off, uint32_t bytes,
+    int want)
+{
+	struct hl_buffer *b;
+	int e = -1;
+
+	b = hl_get_buffer(m, off, bytes, false, &e);
+	if (want == 0)
+		HT_CHECK(b != NULL && e == 0 &&
+			     hl_buffer_offset(b) ==
+				 (off & ~(uint64_t)(hl_mount_buffer_size(m) -
+						    1)),
+		    "line %d: buffer %#llx: error %d", line,
+		    (unsigned long long)off, e);
+	else
+		HT_CHECK(b == NULL && e == want,
+		    "line %d: buffer %#llx: error %d (%s), want %d (%s)", line,
+		    (unsigned long long)off, e, strerror(e), want,
+		    strerror(want));
+	if (b != NULL)
+		hl_rel_buffer(b);
+	expect_idle(m, line);
+}
+
+#define EXPECT_NODE(m, off, flags, want)                                       \
+	expect_node(__LINE__, (m), (off), (flags), (want))
+#define EXPECT_BUFFER(m, off, bytes, want)                                     \
+	expect_buffer(__LINE__, (m), (off), (bytes), (want))
+
+static void
+test_cache_bad_nodes(void)
+{
+	char a0[128], a1[128];
+	const char *pa[2] = {a0, a1};
+	struct hl_mount_stats st;
+	struct hl_mount *m;
+	struct hl_trans t;
+	struct hl_node *n;
+	struct hl_buffer *b;
+	uint8_t node[4096];
+	uint64_t crc0;
+	int fd, e;
+
+	path(a0, "cnode0");
+	path(a1, "cnode1");
+	newfs(pa, 2);
+	/* Buffer 1 of volume 0: a good node, then three damaged ones. */
+	write_node(a0, 16384, HL_NODE_INTERNAL, 2, 0);
+	write_node(a0, 20480, HL_NODE_LEAF, 5, HL_OFF_MAKE(0, 16384));
+	fd = open(a0, O_RDWR);
+	HT_CHECK(fd >= 0 && pread(fd, node, sizeof(node), 20480) == 4096,
+	    "read");
+	node[3000] ^= 0x10; /* bad CRC */
+	HT_CHECK(pwrite(fd, node, sizeof(node), 20480) == 4096, "write");
+	close(fd);
+	write_node(a0, 24576, 9, 0, 0);			 /* bad type */
+	write_node(a0, 28672, HL_NODE_LEAF, 200, 0);	 /* count > 63 */
+	/* Volume 1: more bad fields behind good CRCs. */
+	write_node(a1, 32768, HL_NODE_FREE, 3, 0);	 /* count on FREE */
+	write_node(a1, 36864, HL_NODE_LEAF, 1,		 /* unaligned */
+	    HL_OFF_MAKE(0, 16384 + 100));
+	write_node(a1, 40960, HL_NODE_RAW, 10,		 /* zone 3 */
+	    (3ULL << HL_OFF_ZONE_SHIFT) | 16384);
+	write_node(a1, VS - 4096, HL_NODE_RAW, 100, 0); /* good */
+	/* A CRC over an otherwise all-zero node: not "never written". */
+	memset(node, 0, sizeof(node));
+	hl_le32_put(node, 0xdeadbeef);
+	poke(a1, 45056, node, sizeof(node), false);
+
+	m = cache_mount(pa, 2, 0);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 16384), 0, 0);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 16384 + 4096 * 4), 0, 0); /* zero */
+	EXPECT_NODE(m, HL_OFF_MAKE(1, VS - 4096), HL_TRANSF_CRCDOM, 0);
+	hl_mount_stats(m, &st);
+	crc0 = st.crc_errors;
+	for (int pass = 0; pass < 2; pass++) {
+		/* Twice: a refused node is checked again, not remembered
+		 * as good (its buffer stays in the pool meanwhile). */
+		EXPECT_NODE(m, HL_OFF_MAKE(0, 20480), 0, EIO);
+		EXPECT_NODE(m, HL_OFF_MAKE(0, 20480), HL_TRANSF_CRCDOM, EDOM);
+		EXPECT_NODE(m, HL_OFF_MAKE(0, 24576), 0, EIO);
+		EXPECT_NODE(m, HL_OFF_MAKE(0, 24576), HL_TRANSF_CRCDOM, EDOM);
+		EXPECT_NODE(m, HL_OFF_MAKE(0, 28672), 0, EIO);
+		EXPECT_NODE(m, HL_OFF_MAKE(0, 28672), HL_TRANSF_CRCDOM, EDOM);
+		EXPECT_NODE(m, HL_OFF_MAKE(1, 32768), 0, EIO);
+		EXPECT_NODE(m, HL_OFF_MAKE(1, 36864), HL_TRANSF_CRCDOM, EDOM);
+		EXPECT_NODE(m, HL_OFF_MAKE(1, 40960), 0, EIO);
+		EXPECT_NODE(m, HL_OFF_MAKE(1, 45056), HL_TRANSF_CRCDOM, EDOM);
+	}
+	hl_mount_stats(m, &st);
+	HT_CHECK(st.crc_errors - crc0 == 20, "%llu CRC errors counted, want 20",
+	    (unsigned long long)(st.crc_errors - crc0));
+	/* The good node next to them still loads; the buffer itself is
+	 * fine and shows the damaged bytes. */
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 16384), HL_TRANSF_CRCDOM, 0);
+	b = hl_get_buffer(m, HL_OFF_MAKE(0, 20480), 0, false, &e);
+	HT_CHECK(b != NULL, "buffer of a damaged node: %d", e);
+	HT_CHECK(hl_node_check((uint8_t *)hl_buffer_data(b) + 4096, 4096, NULL,
+		     0) == EBADMSG,
+	    "the damaged bytes are in memory");
+	hl_rel_buffer(b);
+	/* Creating a node over a damaged one needs no check; once synced,
+	 * it loads. */
+	hl_trans_init(&t, m);
+	n = hl_get_node(&t, HL_OFF_MAKE(0, 20480), true, &e);
+	HT_CHECK(n != NULL, "new node over a damaged one: %d", e);
+	HT_CHECK(hl_modify_node(n) == 0, "modify");
+	hl_le16_put((uint8_t *)hl_node_data(n) + HL_NODE_OFF_TYPE,
+	    HL_NODE_LEAF);
+	hl_modify_node_done(n);
+	hl_rel_node(n);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 20480), HL_TRANSF_CRCDOM, 0);
+	{
+		char why[256];
+
+		HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s",
+		    why);
+	}
+	expect_idle(m, __LINE__);
+	cache_unmount(m);
+	m = cache_mount(pa, 2, 0);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 20480), HL_TRANSF_CRCDOM, 0);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 24576), HL_TRANSF_CRCDOM, EDOM);
+	cache_unmount(m);
+	/* The program lists what is left. */
+	EXPECT_CLI(1, "0x2000000000007000: bad element count 200 for a leaf "
+		      "node (at most 63)",
+	    "check", a0, a1);
+	EXPECT_CLI(1, "0x2010000000008000: bad element count 3 for a free",
+	    "check", a0, a1);
+	EXPECT_CLI(1, "0x201000000000a000: bad parent offset "
+		      "0x3000000000004000",
+	    "check", a0, a1);
+	EXPECT_CLI(1, "0x201000000000b000: bad CRC (stored 0xdeadbeef",
+	    "check", a0, a1);
+	EXPECT_CLI(1, "6 damaged (0 read errors)", "check", a1, a0, "-q");
+	PASS();
+}
+
+static void
+test_cache_bad_offsets(void)
+{
+	static const unsigned zones[] = {0, 1, 3, 4, 7, 8, 15};
+	char a0[128], a1[128];
+	const char *pa[2] = {a0, a1};
+	const uint64_t good = HL_OFF_MAKE(1, 32768);
+	struct hl_mount_stats st;
+	struct hl_mount *m;
+	int e;
+
+	path(a0, "coff0");
+	path(a1, "coff1");
+	newfs(pa, 2);
+	m = cache_mount(pa, 2, 0);
+	EXPECT_NODE(m, good, 0, 0);
+	EXPECT_BUFFER(m, good, 0, 0);
+	EXPECT_BUFFER(m, good, 16384, 0);
+	/* Past the end of the volume. */
+	EXPECT_NODE(m, HL_OFF_MAKE(1, VS - 4096), 0, 0);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, VS), 0, ERANGE);
+	EXPECT_NODE(m, HL_OFF_MAKE(1, VS + 16384), 0, ERANGE);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, HL_OFF_SHORT_MASK & ~4095ULL), 0,
+	    ERANGE);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(0, VS), 0, ERANGE);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(1, VS + 100), 0, ERANGE);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(0, HL_OFF_SHORT_MASK), 0, ERANGE);
+	/* No such volume. */
+	EXPECT_NODE(m, HL_OFF_MAKE(2, 16384), 0, ENOENT);
+	EXPECT_NODE(m, HL_OFF_MAKE(255, 16384), 0, ENOENT);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(2, 16384), 0, ENOENT);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(255, VS * 4), 0, ENOENT);
+	HT_CHECK(hl_get_volume(m, 2, &e) == NULL && e == ENOENT, "vol 2: %d",
+	    e);
+	HT_CHECK(hl_get_volume(m, 255, &e) == NULL && e == ENOENT,
+	    "vol 255: %d", e);
+	HT_CHECK(hl_get_volume(m, HL_MAX_VOLUMES, &e) == NULL && e == ENOENT,
+	    "vol 256: %d", e);
+	HT_CHECK(hl_get_volume(m, -1, &e) == NULL && e == ENOENT, "vol -1: %d",
+	    e);
+	/* Reserved zones, and the offset 0 ("none"). */
+	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		uint64_t off = (good & ~HL_OFF_ZONE_MASK) |
+			       (uint64_t)zones[i] << HL_OFF_ZONE_SHIFT;
+
+		EXPECT_NODE(m, off, 0, EINVAL);
+		EXPECT_BUFFER(m, off, 0, EINVAL);
+	}
+	EXPECT_NODE(m, 0, 0, EINVAL);
+	EXPECT_BUFFER(m, 0, 0, EINVAL);
+	/* The header buffer holds no nodes. */
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 0), 0, EINVAL);
+	EXPECT_NODE(m, HL_OFF_MAKE(1, 4096), 0, EINVAL);
+	EXPECT_NODE(m, HL_OFF_MAKE(1, 12288), HL_TRANSF_CRCDOM, EINVAL);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(0, 0), 0, EINVAL);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(1, 8192), 0, EINVAL);
+	/* Misaligned: a node must be aligned; a buffer offset is rounded
+	 * down; the size must be the buffer size. */
+	EXPECT_NODE(m, good + 512, 0, EINVAL);
+	EXPECT_NODE(m, good + 8, 0, EINVAL);
+	EXPECT_NODE(m, good + 1, 0, EINVAL);
+	EXPECT_NODE(m, good + 4095, 0, EINVAL);
+	EXPECT_NODE(m, HL_OFF_MAKE(1, VS - 1), 0, EINVAL);
+	EXPECT_BUFFER(m, good + 100, 0, 0);
+	EXPECT_BUFFER(m, good + 16383, 0, 0);
+	EXPECT_BUFFER(m, good, 4096, EINVAL);
+	EXPECT_BUFFER(m, good, 32768, EINVAL);
+	EXPECT_BUFFER(m, good, 1, EINVAL);
+	hl_mount_stats(m, &st);
+	printf("  cache after bad offsets: %llu node structures, %llu "
+	       "buffers, %llu reads\n",
+	    (unsigned long long)st.nodes, (unsigned long long)st.buffers,
+	    (unsigned long long)st.reads);
+	cache_unmount(m);
+	PASS();
+}
+
+static void
+test_cache_truncated(void)
+{
+	char a[128], why[256];
+	const char *pa[1] = {a};
+	struct hl_mount_stats st;
+	struct hl_mount *m;
+	uint8_t buf[4096];
+	uint64_t rerr0;
+	int fd;
+
+	path(a, "ctrunc0");
+	newfs(pa, 1);
+	write_node(a, 16384, HL_NODE_RAW, 10, 0);
+	write_node(a, VS / 2, HL_NODE_RAW, 10, 0);
+	write_node(a, VS - 4096, HL_NODE_RAW, 10, 0);
+	/* A pool of two buffers, so that reads really happen again. */
+	m = cache_mount(pa, 1, 2 * 16384);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 16384), 0, 0);
+	hl_mount_stats(m, &st);
+	rerr0 = st.read_errors;
+	/* Shrink the file under the mount, into the middle of a buffer. */
+	HT_CHECK(truncate(a, VS / 2 + 4096) == 0, "truncate");
+	EXPECT_NODE(m, HL_OFF_MAKE(0, VS - 4096), 0, EIO);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, VS - 4096), HL_TRANSF_CRCDOM, EIO);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(0, VS - 16384), 0, EIO);
+	/* The buffer the new end cuts: a short read, then EOF. */
+	EXPECT_NODE(m, HL_OFF_MAKE(0, VS / 2), HL_TRANSF_CRCDOM, EIO);
+	EXPECT_BUFFER(m, HL_OFF_MAKE(0, VS / 2), 0, EIO);
+	/* What is still there still loads (from the pool or the file). */
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 16384), HL_TRANSF_CRCDOM, 0);
+	EXPECT_NODE(m, HL_OFF_MAKE(0, VS / 2 - 4096), 0, 0);
+	hl_mount_stats(m, &st);
+	HT_CHECK(st.read_errors - rerr0 == 5, "%llu read errors, want 5",
+	    (unsigned long long)(st.read_errors - rerr0));
+	/* hl_io_read_full() at and across the end of the file: EIO. */
+	fd = open(a, O_RDONLY);
+	HT_CHECK(fd >= 0, "open");
+	HT_CHECK(hl_io_read_full(hl_io_posix(), fd, buf, 4096, VS / 2) == 0,
+	    "read before the end");
+	HT_CHECK(hl_io_read_full(hl_io_posix(), fd, buf, 4096,
+		     VS / 2 + 4096) == EIO,
+	    "read at the end");
+	HT_CHECK(hl_io_read_full(hl_io_posix(), fd, buf, 4096,
+		     VS / 2 + 100) == EIO,
+	    "read across the end");
+	close(fd);
+	/* Down to nothing: the header cannot be loaded either. */
+	HT_CHECK(truncate(a, 0) == 0, "truncate");
+	EXPECT_NODE(m, HL_OFF_MAKE(0, 32768), 0, EIO);
+	{
+		struct hl_volume *v;
+		int e;
+
+		v = hl_get_volume(m, 0, &e);
+		HT_CHECK(v == NULL && e == EIO, "volume of an empty file: %d",
+		    e);
+		HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s",
+		    why);
+	}
+	expect_idle(m, __LINE__);
+	cache_unmount(m);
+	EXPECT_CLI(2, "truncated: 0 bytes", "check", a);
+	PASS();
+}
+
 /* Random damage to every part of a header: errors, never crashes. */
 static void
 test_random_headers(uint64_t *rs)
@@ -515,6 +885,9 @@ main(int argc, char **argv)
 	test_volume_set();
 	test_off_past_end();
 	test_bad_nodes();
+	test_cache_bad_nodes();
+	test_cache_bad_offsets();
+	test_cache_truncated();
 	test_random_headers(&rs);
 	{
 		char cmd[128];

@@ -64,6 +64,7 @@ main(int argc, char **argv)
 	vh.vol_size = VS;
 	vh.root_node = HL_OFF_MAKE(0, BS);
 	vh.create_time = 1700000000;
+	hl_volhdr_set_freemap(&vh);
 	if (hl_volhdr_encode(&vh, img, sizeof(img), NULL, 0) != 0)
 		return 1;
 	node(img + BS, NS, HL_NODE_INTERNAL, 2, 0);
@@ -79,12 +80,13 @@ main(int argc, char **argv)
 	memset(vh.mount_id, 0xA5, HL_MOUNT_ID_SIZE);
 	vh.vol_count = 2;
 	vh.vol_no = 1;
+	hl_volhdr_set_freemap(&vh);
 	if (hl_volhdr_encode(&vh, img, sizeof(img), NULL, 0) != 0)
 		return 1;
 	bad |= put(argv[1], "header-default", 0x11, img, HL_VOLHDR_SIZE);
 	/* The next version: refused by name. */
-	hl_le32_put(img + HL_VOLHDR_OFF_VERSION, 2);
-	bad |= put(argv[1], "header-v2", 0x01, img, HL_VOLHDR_SIZE);
+	hl_le32_put(img + HL_VOLHDR_OFF_VERSION, HL_FORMAT_VERSION + 1);
+	bad |= put(argv[1], "header-v3", 0x01, img, HL_VOLHDR_SIZE);
 
 	/* Single nodes of each size. */
 	node(one, 512, HL_NODE_LEAF, 7, HL_OFF_MAKE(1, 8192));

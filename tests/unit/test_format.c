@@ -31,6 +31,7 @@ good_header(struct hl_volume_header *vh)
 	vh->vol_no = 1;
 	vh->vol_size = 1 << 20;
 	vh->create_time = 1700000000;
+	hl_volhdr_set_freemap(vh);
 }
 
 static void
@@ -206,7 +207,7 @@ test_header_roundtrip(void)
 	HT_CHECK(b[HL_VOLHDR_SIZE] == 0xEE, "wrote past 512 bytes");
 	/* The documented layout, byte for byte. */
 	HT_CHECK(memcmp(b, "HAMMERLK", 8) == 0, "magic bytes");
-	HT_CHECK(hl_le32_get(b + 8) == 1 && hl_le32_get(b + 12) == 512,
+	HT_CHECK(hl_le32_get(b + 8) == 2 && hl_le32_get(b + 12) == 512,
 	    "version/size");
 	HT_CHECK(hl_le32_get(b + 16) == 1 && hl_le32_get(b + 20) == 3,
 	    "vol_no/count");
@@ -216,7 +217,11 @@ test_header_roundtrip(void)
 	HT_CHECK(hl_le64_get(b + 48) == 1 << 20, "vol_size");
 	HT_CHECK(hl_le64_get(b + 56) == vh.root_node, "root");
 	HT_CHECK(hl_le64_get(b + 64) == 1700000000, "ctime");
-	for (int i = 72; i < 508; i++)
+	/* Free map: the first data node; 255 slots fit one map node. */
+	HT_CHECK(hl_le64_get(b + 72) == HL_OFF_MAKE(1, 16384) &&
+		     hl_le64_get(b + 80) == 4096,
+	    "free map fields");
+	for (int i = 88; i < 508; i++)
 		HT_CHECK(b[i] == 0, "byte %d not zero", i);
 	HT_CHECK(hl_le32_get(b + 508) == hl_crc32c(0, b, 508), "crc");
 	HT_CHECK(
@@ -266,8 +271,8 @@ test_header_errors(void)
 
 		expect_decode(z, sizeof(z), EINVAL, "not a hammerlock volume");
 	}
-	patch32(&vh, HL_VOLHDR_OFF_VERSION, 2, ENOTSUP,
-	    "format version 2 is not supported (this build reads version 1)");
+	patch32(&vh, HL_VOLHDR_OFF_VERSION, 1, ENOTSUP,
+	    "format version 1 is not supported (this build reads version 2)");
 	patch32(&vh, HL_VOLHDR_OFF_VERSION, 0, ENOTSUP, "format version 0");
 	/* The version is reported even when the rest is another layout. */
 	{
@@ -344,9 +349,9 @@ test_header_errors(void)
 	/* Another volume's end is not known here: accepted. */
 	patch64(&vh, HL_VOLHDR_OFF_ROOT, HL_OFF_MAKE(2, 1 << 20), 0, NULL);
 	patch64(&vh, HL_VOLHDR_OFF_FM_OFF, 16384, EINVAL,
-	    "free map fields are reserved");
-	patch64(&vh, HL_VOLHDR_OFF_FM_SIZE, 1, EINVAL,
-	    "free map fields are reserved");
+	    "free map at 0x0000000000004000, 4096 bytes; this geometry puts "
+	    "it at 0x2010000000004000, 4096 bytes");
+	patch64(&vh, HL_VOLHDR_OFF_FM_SIZE, 1, EINVAL, "free map at");
 	{
 		uint8_t c[HL_VOLHDR_SIZE];
 
@@ -612,6 +617,8 @@ test_scan(void)
 	/* Given in reverse order: vh[0] is volume 1. */
 	vh[0].vol_no = 1;
 	vh[1].vol_no = 0;
+	hl_volhdr_set_freemap(&vh[0]);
+	hl_volhdr_set_freemap(&vh[1]);
 	HT_CHECK(
 	    hl_format_scan(vh, 2, mem_read, mem_report, &m, &st) == 0, "scan");
 	HT_CHECK(st.nodes == 2 * (VS - 16384) / 4096 && st.unused == st.nodes &&

@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * btree.c - lookups, inserts and deletes with top-down lock coupling.
+ *
+ * Two modes for writers:
+ *
+ *   optimistic   shared coupling down to the leaf, keeping the parent
+ *                (or the root lock) shared while the leaf is locked.  The
+ *                leaf's shared lock is upgraded; if hl_lock_upgrade()
+ *                returns EDEADLK (other readers), the leaf is released and
+ *                locked exclusive again, which is safe while the parent
+ *                is held: a leaf is only split or removed under its
+ *                parent's exclusive lock.  A leaf that must split or be
+ *                removed sends the operation to the next mode.
+ *   pessimistic  exclusive coupling from the root lock down, releasing
+ *                every held ancestor as soon as a node is safe (cannot
+ *                split for an insert, cannot empty for a delete); the
+ *                structural change then climbs the held path.
+ *
+ * Locks are only ever taken root to leaf (the root lock first), and a
+ * thread never waits for a lock while holding one below it, so waits
+ * cannot form a cycle; debug builds assert this order on every
+ * acquisition (hl__bt_order_acquire).
+ *
+ * Nodes created by a split are not locked: nobody can reach them until
+ * the exclusively held parent is released, and they are complete by then.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "btree_internal.h"
+
+#define BT_MAXDEPTH 20
+#define BT_ROOTLVL  (-1)
+
+/* --- lock-order checking (debug builds) -------------------------------- */
+
+static _Thread_local int bt_held[BT_MAXDEPTH + 2];
+static _Thread_local int bt_nheld;
+
+void
+hl__bt_order_acquire(struct hl_btree *bt, int level)
+{
+	(void)bt;
+	if (!hl_debug_enabled())
+		return;
+	for (int i = 0; i < bt_nheld; i++)
+		if (bt_held[i] >= level) {
+			fprintf(stderr,
+			    "hammerlock: btree lock order: taking a level %d "
+			    "node lock while holding level %d\n",
+			    level, bt_held[i]);
+			abort();
+		}
+	if (bt_nheld < BT_MAXDEPTH + 2)
+		bt_held[bt_nheld++] = level;
+}
+
+void
+hl__bt_order_release(struct hl_btree *bt, int level)
+{
+	(void)bt;
+	if (!hl_debug_enabled())
+		return;
+	for (int i = 0; i < bt_nheld; i++)
+		if (bt_held[i] == level) {
+			bt_held[i] = bt_held[--bt_nheld];
+			return;
+		}
+}
+
+static void
+bt_lock(struct hl_btree *bt, struct hl_lock *l, int level, bool ex)
+{
+	hl__bt_order_acquire(bt, level);
+	if (ex)
+		hl_lock_ex_ident(l, "btree_ex");
+	else
+		hl_lock_sh_ident(l, "btree_sh");
+}
+
+static void
+bt_unlock(struct hl_btree *bt, struct hl_lock *l, int level)
+{
+	hl_unlock(l);
+	hl__bt_order_release(bt, level);
+}
+
+/* Unlock and release a node held at level. */
+static void
+bt_put(struct hl_btree *bt, struct hl_node *n, int level)
+{
+	bt_unlock(bt, hl_node_lock(n), level);
+	hl_rel_node(n);
+}
+
+/* --- searching ----------------------------------------------------------- */
+
+/* Internal node: the child whose range holds key. */
+static unsigned
+bt_search_internal(void *d, uint64_t key)
+{
+	unsigned lo = 1, hi = bt_count(d); /* first elm with key > key */
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (bt_key(d, mid) <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - 1;
+}
+
+/* Leaf: the first element with key >= key (count if none). */
+static unsigned
+bt_search_leaf(void *d, uint64_t key)
+{
+	unsigned lo = 0, hi = bt_count(d);
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (bt_key(d, mid) < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A node we are about to walk must be a live tree node. */
+static int
+bt_node_ok(struct hl_node *n)
+{
+	void *d = hl_node_data(n);
+	unsigned t = bt_type(d);
+
+	if ((t != HL_NODE_LEAF && t != HL_NODE_INTERNAL) ||
+	    (t == HL_NODE_INTERNAL && bt_count(d) == 0)) {
+		fprintf(stderr,
+		    "hammerlock: btree: node %#llx is not a tree node "
+		    "(type %u, count %u)\n",
+		    (unsigned long long)hl_node_offset(n), t, bt_count(d));
+		return EIO;
+	}
+	return 0;
+}
+
+static struct hl_node *
+bt_get(struct hl_btree *bt, struct hl_trans *t, uint64_t off, int *errorp)
+{
+	struct hl_node *n = hl_get_node(t, off, false, errorp);
+
+	(void)bt;
+	return n;
+}
+
+/*
+ * Shared-coupled descent to the leaf for key.  On success the leaf is
+ * returned locked shared, and, if keep_parent, its parent too (*parentp,
+ * or NULL when the leaf is the root: then the root lock is still held
+ * shared).  *levelp is the leaf's level.
+ */
+static int
+bt_descend_sh(struct hl_btree *bt, struct hl_trans *t, uint64_t key,
+    bool keep_parent, struct hl_node **leafp, struct hl_node **parentp,
+    int *levelp, uint64_t *ubp)
+{
+	struct hl_node *n, *c, *p = NULL;
+	uint64_t root, ub = UINT64_MAX;
+	int error, level = 0;
+	void *d;
+
+	bt_lock(bt, &bt->rootlock, BT_ROOTLVL, false);
+	root = hl_mount_root(bt->m);
+	if (root == 0) {
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+		return ENOENT;
+	}
+	n = bt_get(bt, t, root, &error);
+	if (n == NULL) {
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+		return error;
+	}
+	bt_lock(bt, hl_node_lock(n), 0, false);
+	for (;;) {
+		if ((error = bt_node_ok(n)) != 0)
+			break;
+		d = hl_node_data(n);
+		if (bt_type(d) == HL_NODE_LEAF) {
+			if (keep_parent) {
+				*parentp = p;
+			} else if (p != NULL) {
+				bt_put(bt, p, level - 1);
+			} else {
+				bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+			}
+			*leafp = n;
+			*levelp = level;
+			if (ubp != NULL)
+				*ubp = ub;
+			return 0;
+		}
+		unsigned i = bt_search_internal(d, key);
+
+		if (i + 1 < bt_count(d) && bt_key(d, i + 1) < ub)
+			ub = bt_key(d, i + 1);
+		c = bt_get(bt, t, hl_le64_get(bt_elm(d, i) + ELM_CHILD), &error);
+		if (c == NULL)
+			break;
+		bt_lock(bt, hl_node_lock(c), level + 1, false);
+		/* Coupled: c is locked; the grandparent goes now. */
+		if (p != NULL)
+			bt_put(bt, p, level - 1);
+		else
+			bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+		p = n;
+		n = c;
+		level++;
+	}
+	bt_put(bt, n, level);
+	if (p != NULL)
+		bt_put(bt, p, level - 1);
+	else
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+	return error;
+}
+
+int
+hl_btree_get(struct hl_btree *bt, uint64_t key, uint64_t *valp)
+{
+	struct hl_node *leaf, *parent;
+	struct hl_trans t;
+	int error, level;
+	unsigned i;
+	void *d;
+
+	bt_stat(&bt->st.gets);
+	hl_trans_init(&t, bt->m);
+	error = bt_descend_sh(bt, &t, key, false, &leaf, &parent, &level, NULL);
+	if (error)
+		return error;
+	d = hl_node_data(leaf);
+	i = bt_search_leaf(d, key);
+	if (i < bt_count(d) && bt_key(d, i) == key) {
+		*valp = bt_val(d, i);
+		error = 0;
+	} else {
+		error = ENOENT;
+	}
+	bt_put(bt, leaf, level);
+	return error;
+}
+
+/* --- modifying one node --------------------------------------------------- */
+
+static void
+bt_insert_elm(void *d, unsigned i, uint64_t key, uint64_t v)
+{
+	unsigned n = bt_count(d);
+
+	memmove(bt_elm(d, i + 1), bt_elm(d, i),
+	    (size_t)(n - i) * HL_BTREE_ELM_SIZE);
+	bt_set_elm(d, i, key, v);
+	bt_set_count(d, n + 1);
+}
+
+static void
+bt_remove_elm(void *d, unsigned i)
+{
+	unsigned n = bt_count(d);
+
+	memmove(bt_elm(d, i), bt_elm(d, i + 1),
+	    (size_t)(n - i - 1) * HL_BTREE_ELM_SIZE);
+	memset(bt_elm(d, n - 1), 0, HL_BTREE_ELM_SIZE);
+	bt_set_count(d, n - 1);
+}
+
+/*
+ * Optimistic write on a leaf locked exclusive: put or delete without a
+ * structural change.  Returns EAGAIN when one is needed.
+ */
+static int
+bt_leaf_op(struct hl_btree *bt, struct hl_node *leaf, bool is_root, bool put,
+    uint64_t key, uint64_t val)
+{
+	void *d = hl_node_data(leaf);
+	unsigned i = bt_search_leaf(d, key), n = bt_count(d);
+	bool found = i < n && bt_key(d, i) == key;
+	int error;
+
+	if (put && !found && n >= bt->maxelm)
+		return EAGAIN; /* must split */
+	if (!put && !found)
+		return ENOENT;
+	if (!put && n == 1 && !is_root)
+		return EAGAIN; /* would empty: must be removed */
+	if ((error = hl_modify_node(leaf)) != 0)
+		return error;
+	if (put && found)
+		hl_le64_put(bt_elm(d, i) + ELM_VALUE, val);
+	else if (put)
+		bt_insert_elm(d, i, key, val);
+	else
+		bt_remove_elm(d, i);
+	hl_modify_node_done(leaf);
+	return 0;
+}
+
+static int
+bt_write_optimistic(
+    struct hl_btree *bt, struct hl_trans *t, bool put, uint64_t key, uint64_t val)
+{
+	struct hl_node *leaf, *parent;
+	int error, level;
+
+	error = bt_descend_sh(bt, t, key, true, &leaf, &parent, &level, NULL);
+	if (error)
+		return error == ENOENT && put ? EAGAIN : error;
+	if (hl_lock_upgrade(hl_node_lock(leaf), 1) != 0) {
+		/* Other readers: relock exclusive under the parent. */
+		bt_stat(&bt->st.upgrade_deadlocks);
+		bt_unlock(bt, hl_node_lock(leaf), level);
+		bt_lock(bt, hl_node_lock(leaf), level, true);
+	}
+	error = bt_leaf_op(bt, leaf, parent == NULL, put, key, val);
+	bt_put(bt, leaf, level);
+	if (parent != NULL)
+		bt_put(bt, parent, level - 1);
+	else
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+	return error;
+}
+
+/* --- pessimistic mode ------------------------------------------------------ */
+
+struct bt_path {
+	struct hl_node *n[BT_MAXDEPTH];
+	unsigned idx[BT_MAXDEPTH]; /* child index taken at each level */
+	int first;		   /* first level still held */
+	int depth;		   /* levels walked: the leaf is depth - 1 */
+	bool rootlock;		   /* root lock still held (exclusive) */
+};
+
+static void
+path_release_above(struct hl_btree *bt, struct bt_path *p, int level)
+{
+	for (int i = p->first; i < level; i++)
+		bt_put(bt, p->n[i], i);
+	if (p->first < level)
+		p->first = level;
+	if (p->rootlock) {
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+		p->rootlock = false;
+	}
+}
+
+static void
+path_release(struct hl_btree *bt, struct bt_path *p)
+{
+	path_release_above(bt, p, p->depth);
+}
+
+static bool
+bt_safe(struct hl_btree *bt, void *d, bool put)
+{
+	return put ? bt_count(d) < bt->maxelm : bt_count(d) > 1;
+}
+
+/*
+ * Set the parent field of the node at off, at level `level'.  A node on
+ * the held path is already ours; one created by this operation (mine) is
+ * reachable only through nodes we hold exclusive; any other is locked
+ * (the caller holds nothing at or below that level).
+ */
+static int
+bt_set_parent_of(struct hl_btree *bt, struct hl_trans *t, uint64_t off,
+    uint64_t parent, int level, struct bt_path *p, bool mine)
+{
+	struct hl_node *c;
+	bool held = level < p->depth && level >= p->first &&
+		    hl_node_offset(p->n[level]) == off;
+	int error;
+
+	if (held) {
+		c = p->n[level];
+	} else {
+		c = bt_get(bt, t, off, &error);
+		if (c == NULL)
+			return error;
+		if (!mine)
+			bt_lock(bt, hl_node_lock(c), level, true);
+	}
+	if ((error = hl_modify_node(c)) == 0) {
+		bt_set_parent(hl_node_data(c), parent);
+		hl_modify_node_done(c);
+	}
+	if (held)
+		return error;
+	if (!mine)
+		bt_unlock(bt, hl_node_lock(c), level);
+	hl_rel_node(c);
+	return error;
+}
+
+/*
+ * Split full node p->n[k]: the upper half moves to a new node.  Returns
+ * the new node (referenced, unlocked, not yet linked) and its separator.
+ */
+static int
+bt_split(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
+    struct hl_node **rp, uint64_t *sepp)
+{
+	struct hl_node *l = p->n[k], *r;
+	void *ld = hl_node_data(l), *rd;
+	unsigned n = bt_count(ld), half = n / 2, type = bt_type(ld);
+	int error;
+
+	error = hl__node_alloc(bt, t, type, bt_parent(ld), &r);
+	if (error)
+		return error;
+	rd = hl_node_data(r);
+	if ((error = hl_modify_node(r)) != 0)
+		goto fail;
+	if ((error = hl_modify_node(l)) != 0) {
+		hl_modify_node_done(r);
+		goto fail;
+	}
+	memcpy(bt_elm(rd, 0), bt_elm(ld, half),
+	    (size_t)(n - half) * HL_BTREE_ELM_SIZE);
+	memset(bt_elm(ld, half), 0, (size_t)(n - half) * HL_BTREE_ELM_SIZE);
+	bt_set_count(rd, n - half);
+	bt_set_count(ld, half);
+	hl_modify_node_done(l);
+	hl_modify_node_done(r);
+	*sepp = bt_key(rd, 0);
+	bt_stat(&bt->st.splits);
+	if (type == HL_NODE_INTERNAL) {
+		for (unsigned i = 0; i < n - half && error == 0; i++)
+			error = bt_set_parent_of(bt, t,
+			    hl_le64_get(bt_elm(rd, i) + ELM_CHILD),
+			    hl_node_offset(r), k + 1, p, false);
+		if (error)
+			return error; /* r is linked by the caller anyway */
+	}
+	*rp = r;
+	return 0;
+fail:
+	hl_delete_node(r);
+	hl__node_free(bt, hl_node_offset(r));
+	hl_rel_node(r);
+	return error;
+}
+
+/* Insert into a node with room (ours: held, or created by us). */
+static int
+bt_insert_into(struct hl_node *node, uint64_t key, uint64_t v)
+{
+	void *d = hl_node_data(node);
+	unsigned i;
+	int error;
+
+	if ((error = hl_modify_node(node)) != 0)
+		return error;
+	i = bt_type(d) == HL_NODE_LEAF ? bt_search_leaf(d, key)
+				       : bt_search_internal(d, key) + 1;
+	bt_insert_elm(d, i, key, v);
+	hl_modify_node_done(node);
+	return 0;
+}
+
+/*
+ * Insert (key, v) at level k of the held path (v: a value in a leaf; in
+ * an internal node, the offset of a child this operation created),
+ * splitting as needed up the path.
+ */
+static int
+bt_insert_at(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
+    uint64_t key, uint64_t v)
+{
+	struct hl_node *node = p->n[k], *r, *nr, *tn;
+	void *d = hl_node_data(node);
+	bool internal = bt_type(d) == HL_NODE_INTERNAL;
+	uint64_t sep;
+	int error;
+
+	if (bt_count(d) < bt->maxelm) {
+		/* A new child was created with node as its parent. */
+		return bt_insert_into(node, key, v);
+	}
+	/*
+	 * Node k splits.  Everything below it is complete: release it, so
+	 * that the children that move can be locked in order.
+	 */
+	while (p->depth > k + 1) {
+		p->depth--;
+		bt_put(bt, p->n[p->depth], p->depth);
+	}
+	error = bt_split(bt, t, p, k, &r, &sep);
+	if (error)
+		return error;
+	tn = key >= sep ? r : node;
+	error = bt_insert_into(tn, key, v);
+	if (error == 0 && internal)
+		error = bt_set_parent_of(
+		    bt, t, v, hl_node_offset(tn), k + 1, p, true);
+	if (error == 0 && k > 0) {
+		/* Node k was not safe, so its parent is held. */
+		if (k <= p->first)
+			hl__fatal("hl_btree_put", hl_node_lock(node),
+			    "split node's parent is not held");
+		error = bt_insert_at(bt, t, p, k - 1, sep, hl_node_offset(r));
+	} else if (error == 0) {
+		/* The root split: the root lock is held exclusive. */
+		if (!p->rootlock)
+			hl__fatal("hl_btree_put", &bt->rootlock,
+			    "root split without the root lock");
+		error = hl__node_alloc(bt, t, HL_NODE_INTERNAL, 0, &nr);
+		if (error == 0) {
+			if ((error = hl_modify_node(nr)) == 0) {
+				void *nd = hl_node_data(nr);
+
+				bt_set_elm(nd, 0, bt_key(d, 0),
+				    hl_node_offset(node));
+				bt_set_elm(nd, 1, sep, hl_node_offset(r));
+				bt_set_count(nd, 2);
+				hl_modify_node_done(nr);
+			}
+			if (error == 0)
+				error = bt_set_parent_of(bt, t,
+				    hl_node_offset(node), hl_node_offset(nr),
+				    0, p, false);
+			if (error == 0)
+				error = bt_set_parent_of(bt, t,
+				    hl_node_offset(r), hl_node_offset(nr), 0,
+				    p, true);
+			if (error == 0)
+				hl_mount_set_root(bt->m, hl_node_offset(nr));
+			hl_rel_node(nr);
+		}
+	}
+	hl_rel_node(r);
+	return error;
+}
+
+/* Free a node that was unlinked from the tree (held: we unlock it). */
+static void
+bt_drop_node(struct hl_btree *bt, struct hl_node *n)
+{
+	if (hl_modify_node(n) == 0) {
+		bt_set_type(hl_node_data(n), HL_NODE_DELETED);
+		bt_set_count(hl_node_data(n), 0);
+		hl_modify_node_done(n);
+	}
+	hl_delete_node(n);
+	hl__node_free(bt, hl_node_offset(n));
+	bt_stat(&bt->st.removals);
+}
+
+/*
+ * Remove element i at level k of the held path; an emptied node is
+ * unlinked from its parent (held) and freed, recursively.
+ */
+static int
+bt_remove_at(struct hl_btree *bt, struct bt_path *p, int k, unsigned i)
+{
+	struct hl_node *node = p->n[k];
+	void *d = hl_node_data(node);
+	int error;
+
+	if ((error = hl_modify_node(node)) != 0)
+		return error;
+	bt_remove_elm(d, i);
+	hl_modify_node_done(node);
+	if (bt_count(d) > 0)
+		return 0;
+	if (k == 0) {
+		/* The root emptied: an empty leaf stays; an internal goes. */
+		if (bt_type(d) == HL_NODE_INTERNAL) {
+			hl_mount_set_root(bt->m, 0);
+			bt_drop_node(bt, node);
+		}
+		return 0;
+	}
+	if (k <= p->first)
+		hl__fatal("hl_btree_del", hl_node_lock(node),
+		    "emptied node's parent is not held");
+	error = bt_remove_at(bt, p, k - 1, p->idx[k - 1]);
+	bt_drop_node(bt, node);
+	return error;
+}
+
+static int
+bt_write_pessimistic(
+    struct hl_btree *bt, struct hl_trans *t, bool put, uint64_t key, uint64_t val)
+{
+	struct bt_path p = {.first = 0, .depth = 0, .rootlock = true};
+	struct hl_node *n, *c;
+	uint64_t root;
+	int error = 0, k;
+	void *d;
+
+	bt_lock(bt, &bt->rootlock, BT_ROOTLVL, true);
+	root = hl_mount_root(bt->m);
+	if (root == 0) {
+		if (!put) {
+			bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+			return ENOENT;
+		}
+		error = hl__node_alloc(bt, t, HL_NODE_LEAF, 0, &n);
+		if (error == 0) {
+			hl_mount_set_root(bt->m, hl_node_offset(n));
+			hl_rel_node(n);
+		}
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+		return error ? error : EAGAIN; /* again, with a root */
+	}
+	n = bt_get(bt, t, root, &error);
+	if (n == NULL) {
+		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
+		return error;
+	}
+	bt_lock(bt, hl_node_lock(n), 0, true);
+	p.n[0] = n;
+	p.depth = 1;
+	for (k = 0;; k++) {
+		if ((error = bt_node_ok(n)) != 0)
+			goto out;
+		d = hl_node_data(n);
+		if (bt_safe(bt, d, put))
+			path_release_above(bt, &p, k);
+		if (bt_type(d) == HL_NODE_LEAF)
+			break;
+		if (k + 1 >= BT_MAXDEPTH) {
+			error = EIO;
+			goto out;
+		}
+		p.idx[k] = bt_search_internal(d, key);
+		c = bt_get(bt, t, hl_le64_get(bt_elm(d, p.idx[k]) + ELM_CHILD),
+		    &error);
+		if (c == NULL)
+			goto out;
+		bt_lock(bt, hl_node_lock(c), k + 1, true);
+		p.n[k + 1] = c;
+		p.depth = k + 2;
+		n = c;
+	}
+	/* n = p.n[k] is the leaf, exclusive, with what it needs above. */
+	{
+		unsigned i = bt_search_leaf(d, key);
+		bool found = i < bt_count(d) && bt_key(d, i) == key;
+
+		if (put && found) {
+			if ((error = hl_modify_node(n)) == 0) {
+				hl_le64_put(bt_elm(d, i) + ELM_VALUE, val);
+				hl_modify_node_done(n);
+			}
+		} else if (put) {
+			error = bt_insert_at(bt, t, &p, k, key, val);
+		} else if (!found) {
+			error = ENOENT;
+		} else {
+			error = bt_remove_at(bt, &p, k, i);
+		}
+	}
+out:
+	path_release(bt, &p);
+	return error;
+}
+
+static int
+bt_write(struct hl_btree *bt, bool put, uint64_t key, uint64_t val)
+{
+	struct hl_trans t;
+	int error, tries;
+
+	hl_trans_init(&t, bt->m);
+	error = bt_write_optimistic(bt, &t, put, key, val);
+	for (tries = 0; error == EAGAIN && tries < 4; tries++) {
+		bt_stat(&bt->st.restarts);
+		error = bt_write_pessimistic(bt, &t, put, key, val);
+	}
+	return error;
+}
+
+int
+hl_btree_put(struct hl_btree *bt, uint64_t key, uint64_t val)
+{
+	bt_stat(&bt->st.puts);
+	return bt_write(bt, true, key, val);
+}
+
+int
+hl_btree_del(struct hl_btree *bt, uint64_t key)
+{
+	bt_stat(&bt->st.dels);
+	return bt_write(bt, false, key, 0);
+}
+
+/* --- handle ---------------------------------------------------------------- */
+
+int
+hl_btree_open(struct hl_mount *m, struct hl_btree **btp)
+{
+	struct hl_btree *bt = calloc(1, sizeof(*bt));
+	int error;
+
+	*btp = NULL;
+	if (bt == NULL)
+		return ENOMEM;
+	bt->m = m;
+	bt->ns = hl_mount_node_size(m);
+	bt->maxelm = HL_NODE_MAX_ELMS(bt->ns);
+	bt->nvol = hl_mount_nvolumes(m);
+	hl_lock_init(&bt->rootlock);
+	/* A permanent reference (locks need one), taken as a first one. */
+	if (hl_ref_interlock(&bt->rootlock))
+		hl_ref_interlock_done(&bt->rootlock);
+	pthread_mutex_init(&bt->pend_lock, NULL);
+	if (bt->maxelm < 4) {
+		free(bt);
+		return EINVAL;
+	}
+	error = hl__fmap_open(bt);
+	if (error) {
+		pthread_mutex_destroy(&bt->pend_lock);
+		free(bt);
+		return error;
+	}
+	*btp = bt;
+	return 0;
+}
+
+void
+hl_btree_close(struct hl_btree *bt)
+{
+	hl__fmap_close(bt);
+	pthread_mutex_destroy(&bt->pend_lock);
+	free(bt->pend);
+	free(bt);
+}
+
+int
+hl_btree_sync(struct hl_btree *bt, char *why, size_t whylen)
+{
+	int error = hl__fmap_apply_pending(bt);
+
+	if (error)
+		return error;
+	return hl_mount_sync(bt->m, why, whylen);
+}
+
+#define BTST(f) atomic_load_explicit(&bt->st.f, memory_order_relaxed)
+
+void
+hl_btree_stats(struct hl_btree *bt, struct hl_btree_stats *st)
+{
+	st->gets = BTST(gets);
+	st->puts = BTST(puts);
+	st->dels = BTST(dels);
+	st->scans = BTST(scans);
+	st->restarts = BTST(restarts);
+	st->upgrade_deadlocks = BTST(upgrade_deadlocks);
+	st->splits = BTST(splits);
+	st->removals = BTST(removals);
+	st->allocs = BTST(allocs);
+	st->frees = BTST(frees);
+}
+
+/* --- cursors ---------------------------------------------------------------- */
+
+#define BT_BATCH 64
+
+struct hl_btree_cursor {
+	struct hl_btree *bt;
+	uint64_t keys[BT_BATCH], vals[BT_BATCH];
+	unsigned pos, n;
+	uint64_t last; /* last key returned */
+	bool any;      /* a key was returned */
+};
+
+int
+hl_btree_cursor_open(struct hl_btree *bt, struct hl_btree_cursor **cp)
+{
+	struct hl_btree_cursor *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return ENOMEM;
+	c->bt = bt;
+	*cp = c;
+	return 0;
+}
+
+void
+hl_btree_cursor_close(struct hl_btree_cursor *c)
+{
+	free(c);
+}
+
+/*
+ * Fill the batch with the keys >= from of the first leaf, in key order,
+ * that has any: each leaf is read whole under its shared lock, and the
+ * next leaf is found by its lower bound, so a key present throughout is
+ * never skipped.
+ */
+static int
+cursor_fill(struct hl_btree_cursor *c, uint64_t from)
+{
+	struct hl_btree *bt = c->bt;
+	struct hl_node *leaf, *parent;
+	struct hl_trans t;
+	uint64_t ub;
+	int error, level;
+
+	hl_trans_init(&t, bt->m);
+	c->pos = c->n = 0;
+	for (;;) {
+		error = bt_descend_sh(
+		    bt, &t, from, false, &leaf, &parent, &level, &ub);
+		if (error)
+			return error;
+		void *d = hl_node_data(leaf);
+		unsigned i = bt_search_leaf(d, from), cnt = bt_count(d);
+
+		for (; i < cnt && c->n < BT_BATCH; i++) {
+			c->keys[c->n] = bt_key(d, i);
+			c->vals[c->n++] = bt_val(d, i);
+		}
+		bt_put(bt, leaf, level);
+		if (c->n > 0)
+			return 0;
+		if (ub == UINT64_MAX)
+			return ENOENT;
+		from = ub; /* the next leaf's range starts there */
+	}
+}
+
+static int
+cursor_take(struct hl_btree_cursor *c, uint64_t *keyp, uint64_t *valp)
+{
+	c->last = c->keys[c->pos];
+	c->any = true;
+	*keyp = c->keys[c->pos];
+	if (valp != NULL)
+		*valp = c->vals[c->pos];
+	c->pos++;
+	return 0;
+}
+
+int
+hl_btree_seek(struct hl_btree_cursor *c, uint64_t key, uint64_t *keyp,
+    uint64_t *valp)
+{
+	int error;
+
+	bt_stat(&c->bt->st.scans);
+	c->any = false;
+	error = cursor_fill(c, key);
+	if (error)
+		return error;
+	return cursor_take(c, keyp, valp);
+}
+
+int
+hl_btree_first(struct hl_btree_cursor *c, uint64_t *keyp, uint64_t *valp)
+{
+	return hl_btree_seek(c, 0, keyp, valp);
+}
+
+int
+hl_btree_next(struct hl_btree_cursor *c, uint64_t *keyp, uint64_t *valp)
+{
+	int error;
+
+	if (c->pos < c->n)
+		return cursor_take(c, keyp, valp);
+	if (!c->any || c->last == UINT64_MAX)
+		return ENOENT;
+	error = cursor_fill(c, c->last + 1);
+	if (error)
+		return error;
+	return cursor_take(c, keyp, valp);
+}

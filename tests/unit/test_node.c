@@ -1,0 +1,1052 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_node.c - B-tree nodes over buffers: load on 0->1 (a buffer
+ * reference and, when the buffer memory was not verified yet, a CRC
+ * check), unload on 1->0 (the buffer reference is dropped, the structure
+ * stays), passive caches, deletion, teardown with the buffer, CRC
+ * regeneration at write-back, and leaks at unmount.  Outcomes are exact:
+ * node and buffer refs words, mount statistics, and the calls a counting
+ * fault backend saw.
+ *
+ * Geometry: one 1 MiB volume, 16 KiB buffers, 4 KiB nodes (4 per buffer).
+ *
+ * Options: --seed N (or HL_SEED) for the small threaded case.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#define VOL_SIZE (1u << 20)
+#define BUFSZ	 16384u
+#define NODESZ	 4096u
+
+/* Node `slot' of data buffer `bi' of volume 0. */
+#define NOFF(bi, slot)                                                         \
+	HL_OFF_MAKE(0, (uint64_t)(bi)*BUFSZ + (uint64_t)(slot)*NODESZ)
+#define BOFF(bi) HL_OFF_MAKE(0, (uint64_t)(bi)*BUFSZ)
+
+static char dir[64];
+static char p0[96];
+static const char *paths[1] = {p0};
+static int npassed;
+
+#define U(x) ((unsigned long long)(x))
+
+static void
+passed(const char *what)
+{
+	printf("  ok: %s\n", what);
+	fflush(stdout);
+	npassed++;
+}
+
+static void
+make_fs(void)
+{
+	struct hl_newfs_opts o = {
+	    .vol_size = VOL_SIZE, .buffer_size = BUFSZ, .node_size = NODESZ};
+	char why[256];
+
+	HT_CHECK(hl_newfs(paths, 1, &o, why, sizeof(why)) == 0, "newfs: %s",
+	    why);
+}
+
+static struct hl_mount *
+mount_with(struct hl_io *io, uint64_t pool_bytes, bool readonly)
+{
+	struct hl_mount_opts mo = {
+	    .io = io, .pool_bytes = pool_bytes, .readonly = readonly};
+	struct hl_mount *m;
+	char why[256];
+	int error;
+
+	error = hl_mount_open(paths, 1, &mo, &m, why, sizeof(why));
+	HT_CHECK(error == 0, "mount: %s", why);
+	HT_CHECK(hl_mount_node_size(m) == NODESZ, "node size %u",
+	    hl_mount_node_size(m));
+	return m;
+}
+
+static void
+unmount_clean(struct hl_mount *m)
+{
+	char why[1024];
+	int error = hl_mount_close(m, why, sizeof(why));
+
+	HT_CHECK(error == 0, "unmount: %d: %s", error, why);
+}
+
+static struct hl_io *
+counting_io(void)
+{
+	struct hl_io *io;
+
+	HT_CHECK(hl_io_fault_create(NULL, NULL, &io) == 0, "fault io");
+	return io;
+}
+
+static uint64_t
+reads_of(struct hl_io *io)
+{
+	struct hl_io_fault_stats st;
+
+	HT_CHECK(hl_io_fault_stats(io, &st) == 0, "fault stats");
+	return st.reads;
+}
+
+static uint64_t
+writes_of(struct hl_io *io)
+{
+	struct hl_io_fault_stats st;
+
+	HT_CHECK(hl_io_fault_stats(io, &st) == 0, "fault stats");
+	return st.writes;
+}
+
+static struct hl_mount_stats
+mst(struct hl_mount *m)
+{
+	struct hl_mount_stats st;
+
+	hl_mount_stats(m, &st);
+	return st;
+}
+
+/* A RAW node image: count payload bytes of `byte', generation gen. */
+static void
+make_node(void *node, int byte, uint16_t count, uint64_t gen)
+{
+	struct hl_node_header h = {
+	    .type = HL_NODE_RAW, .count = count, .generation = gen};
+
+	memset(node, 0, NODESZ);
+	hl_node_hdr_encode(node, &h);
+	memset(HL_NODE_PAYLOAD(node), byte, count);
+	hl_node_seal(node, NODESZ);
+}
+
+static void
+pwrite_file(uint64_t byteoff, const void *p, size_t len)
+{
+	int fd;
+
+	HT_CHECK((fd = open(p0, O_RDWR)) >= 0, "open");
+	HT_CHECK(pwrite(fd, p, len, (off_t)byteoff) == (ssize_t)len, "pwrite");
+	HT_CHECK(fsync(fd) == 0, "fsync");
+	close(fd);
+}
+
+static void
+pread_file(uint64_t byteoff, void *p, size_t len)
+{
+	int fd;
+
+	HT_CHECK((fd = open(p0, O_RDONLY)) >= 0, "open");
+	HT_CHECK(pread(fd, p, len, (off_t)byteoff) == (ssize_t)len, "pread");
+	close(fd);
+}
+
+/* A valid node on disk at node offset off. */
+static void
+put_valid_node(uint64_t off, int byte, uint16_t count, uint64_t gen)
+{
+	static uint8_t node[NODESZ];
+
+	make_node(node, byte, count, gen);
+	HT_CHECK(hl_node_check(node, NODESZ, NULL, 0) == 0, "test node");
+	pwrite_file(HL_OFF_SHORT(off), node, NODESZ);
+}
+
+static bool
+payload_is(const void *node, int byte, size_t count)
+{
+	const uint8_t *p = HL_NODE_PAYLOAD(node);
+
+	for (size_t i = 0; i < count; i++)
+		if (p[i] != (uint8_t)byte)
+			return false;
+	return true;
+}
+
+static struct hl_node *
+get_node_ok(struct hl_trans *t, uint64_t off, bool isnew)
+{
+	struct hl_node *n;
+	int error = -1;
+
+	n = hl_get_node(t, off, isnew, &error);
+	HT_CHECK(n != NULL && error == 0, "get node %#llx: %d", U(off), error);
+	HT_CHECK(hl_node_offset(n) == off, "node offset %#llx",
+	    U(hl_node_offset(n)));
+	HT_CHECK(hl_node_data(n) != NULL && hl_node_buffer(n) != NULL,
+	    "a referenced node must be loaded");
+	HT_CHECK((uint8_t *)hl_node_data(n) ==
+		     (uint8_t *)hl_buffer_data(hl_node_buffer(n)) +
+			 (HL_OFF_SHORT(off) % BUFSZ),
+	    "node bytes are not inside its buffer");
+	return n;
+}
+
+static void
+node_get_fails(struct hl_trans *t, uint64_t off, bool isnew, int want)
+{
+	struct hl_node *n;
+	int error = -1;
+
+	n = hl_get_node(t, off, isnew, &error);
+	HT_CHECK(n == NULL && error == want,
+	    "get node %#llx: expected %d, got %p/%d", U(off), want, (void *)n,
+	    error);
+}
+
+/*
+ * isnew + modify, release (unload, structure kept), get again from
+ * memory, sync, and read it back after a remount.
+ */
+static void
+test_new_modify_reload(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *n, *n2;
+	struct hl_buffer *b;
+	struct hl_node_header h;
+	static uint8_t raw[NODESZ];
+	uint64_t r0, off = NOFF(1, 1);
+	char why[256];
+
+	make_fs();
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	HT_CHECK(t.mount == m && t.flags == 0, "hl_trans_init");
+	r0 = reads_of(io);
+
+	n = get_node_ok(&t, off, true);
+	b = hl_node_buffer(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1); /* the node's reference */
+	HT_CHECK(reads_of(io) - r0 == 1, "the buffer is read (other nodes)");
+	HT_CHECK(hl_buffer_offset(b) == BOFF(1), "node's buffer %#llx",
+	    U(hl_buffer_offset(b)));
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.nodes_referenced == 1 &&
+		     st.node_loads == 1 && st.buffers_modified == 1 &&
+		     st.crc_errors == 0,
+	    "isnew: nodes %llu referenced %llu loads %llu modified %llu",
+	    U(st.nodes), U(st.nodes_referenced), U(st.node_loads),
+	    U(st.buffers_modified));
+
+	/* Write a pattern. */
+	HT_CHECK(hl_modify_node(n) == 0, "modify node");
+	HT_UNIT_LOCKVAL(hl_buffer_lock(b), 1);
+	{
+		struct hl_node_header nh = {.type = HL_NODE_RAW, .count = 200};
+
+		hl_node_hdr_encode(hl_node_data(n), &nh);
+		memset(HL_NODE_PAYLOAD(hl_node_data(n)), 0x6B, 200);
+	}
+	hl_modify_node_done(n);
+	HT_UNIT_LOCKVAL(hl_buffer_lock(b), 0);
+	HT_UNIT_LOCKVAL(hl_node_lock(n), 0); /* loading never takes it */
+
+	/* hl_ref_node. */
+	hl_ref_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1); /* one per load, not per ref */
+	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+
+	/* The last release unloads: buffer reference dropped, structure
+	 * kept. */
+	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 0);
+	HT_UNIT_REFS(hl_buffer_lock(b), 0);
+	HT_CHECK(hl_node_data(n) == NULL && hl_node_buffer(n) == NULL,
+	    "an unreferenced node must be unloaded");
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.nodes_referenced == 0 &&
+		     st.buffers_referenced == 0 && st.buffers_resident == 1 &&
+		     st.node_destroys == 0 && st.buffers_modified == 1,
+	    "after release: nodes %llu referenced %llu buffers_referenced %llu "
+	    "resident %llu destroys %llu modified %llu",
+	    U(st.nodes), U(st.nodes_referenced), U(st.buffers_referenced),
+	    U(st.buffers_resident), U(st.node_destroys),
+	    U(st.buffers_modified));
+
+	/* Again, from memory: no read, no CRC check (not sealed yet). */
+	n2 = get_node_ok(&t, off, false);
+	HT_CHECK(n2 == n, "the structure must be found again");
+	HT_CHECK(hl_node_buffer(n2) == b, "same buffer");
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	HT_CHECK(reads_of(io) - r0 == 1, "no read from memory");
+	HT_CHECK(payload_is(hl_node_data(n), 0x6B, 200), "pattern kept");
+	st = mst(m);
+	HT_CHECK(st.crc_errors == 0 && st.node_loads == 2 &&
+		     st.buffer_hits == 1,
+	    "crc_errors %llu node_loads %llu hits %llu", U(st.crc_errors),
+	    U(st.node_loads), U(st.buffer_hits));
+	hl_rel_node(n);
+
+	/* Write-back seals it. */
+	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
+	HT_CHECK(writes_of(io) == 1 && mst(m).buffers_modified == 0,
+	    "one write: %llu", U(writes_of(io)));
+	n = get_node_ok(&t, off, false);
+	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, why, sizeof(why)) == 0,
+	    "sealed in memory too: %s", why);
+	hl_rel_node(n);
+	unmount_clean(m);
+
+	pread_file(HL_OFF_SHORT(off), raw, NODESZ);
+	HT_CHECK(hl_node_check(raw, NODESZ, why, sizeof(why)) == 0,
+	    "on disk: %s", why);
+	hl_node_hdr_decode(raw, &h);
+	HT_CHECK(h.type == HL_NODE_RAW && h.count == 200 && h.generation == 1 &&
+		     payload_is(raw, 0x6B, 200),
+	    "on disk: type %u count %u gen %llu", h.type, h.count,
+	    U(h.generation));
+
+	/* Remount: read, CRC valid. */
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	r0 = reads_of(io);
+	n = get_node_ok(&t, off, false);
+	HT_CHECK(reads_of(io) - r0 == 1, "one read");
+	HT_CHECK(payload_is(hl_node_data(n), 0x6B, 200), "content");
+	HT_CHECK(mst(m).crc_errors == 0, "CRC valid after remount");
+	hl_rel_node(n);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("isnew+modify, unload keeps the structure, reload, seal, reread");
+}
+
+/*
+ * A bad CRC on disk: EIO (EDOM with HL_TRANSF_CRCDOM), counted, no
+ * reference left; the buffer memory stays, so the retry does not read.
+ */
+static void
+test_bad_crc(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t, td;
+	struct hl_node *n;
+	static uint8_t junk[NODESZ];
+	uint64_t r0, off = NOFF(2, 2);
+	char why[256];
+
+	make_fs();
+	memset(junk, 0xEE, sizeof(junk));
+	HT_CHECK(hl_node_check(junk, NODESZ, NULL, 0) == EBADMSG,
+	    "the junk must fail the CRC");
+	pwrite_file(HL_OFF_SHORT(off), junk, NODESZ);
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	hl_trans_init(&td, m);
+	td.flags = HL_TRANSF_CRCDOM;
+	r0 = reads_of(io);
+
+	node_get_fails(&t, off, false, EIO);
+	st = mst(m);
+	HT_CHECK(st.crc_errors == 1 && st.nodes_referenced == 0 &&
+		     st.buffers_referenced == 0 && st.buffers_resident == 1 &&
+		     st.node_loads == 0 && reads_of(io) - r0 == 1,
+	    "after EIO: crc_errors %llu nodes_referenced %llu "
+	    "buffers_referenced %llu resident %llu node_loads %llu",
+	    U(st.crc_errors), U(st.nodes_referenced),
+	    U(st.buffers_referenced), U(st.buffers_resident),
+	    U(st.node_loads));
+	/* A failed node's idle structure goes at once (node_destroys). */
+	HT_CHECK(st.nodes == 0 && st.node_destroys == 1, "nodes %llu",
+	    U(st.nodes));
+
+	node_get_fails(&td, off, false, EDOM);
+	st = mst(m);
+	HT_CHECK(st.crc_errors == 2 && st.nodes_referenced == 0 &&
+		     st.buffers_referenced == 0 && reads_of(io) - r0 == 1,
+	    "after EDOM: crc_errors %llu (memory kept: no read, %llu)",
+	    U(st.crc_errors), U(reads_of(io) - r0));
+	node_get_fails(&t, off, false, EIO);
+	HT_CHECK(mst(m).crc_errors == 3, "checked on every attempt");
+
+	/* Its neighbours (all zero) are fine. */
+	n = get_node_ok(&t, NOFF(2, 1), false);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
+	hl_rel_node(n);
+
+	/* isnew overwrites it without a check, and sync makes it valid. */
+	n = get_node_ok(&t, off, true);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_CHECK(mst(m).crc_errors == 3, "isnew does not check");
+	hl_rel_node(n);
+	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
+	unmount_clean(m);
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	n = get_node_ok(&t, off, false);
+	HT_CHECK(mst(m).crc_errors == 0, "rewritten node is valid");
+	hl_rel_node(n);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("bad CRC: EIO / EDOM, counted, no reference left");
+}
+
+/*
+ * The CRC is checked once per buffer read: once the memory was verified,
+ * later loads from it do not check again.  Intended behaviour (node.c:
+ * "checked when it is loaded from buffer memory it has not been checked
+ * against since that memory was read"): shown here by corrupting the
+ * verified memory and the disk copy, neither of which a reload notices,
+ * until the memory is dropped and read again.
+ */
+static void
+test_crc_once_per_read(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *n;
+	static uint8_t junk[NODESZ];
+	uint64_t r0, off = NOFF(3, 0);
+
+	make_fs();
+	put_valid_node(off, 0x21, 64, 7);
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	r0 = reads_of(io);
+
+	n = get_node_ok(&t, off, false);
+	HT_CHECK(payload_is(hl_node_data(n), 0x21, 64), "content");
+	/* Corrupt the verified memory behind the cache's back. */
+	((uint8_t *)hl_node_data(n))[HL_NODE_HDR_SIZE + 3] ^= 0xFF;
+	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, NULL, 0) == EBADMSG,
+	    "memory now fails the CRC");
+	hl_rel_node(n);
+	/* And the disk copy. */
+	memset(junk, 0xD7, sizeof(junk));
+	pwrite_file(HL_OFF_SHORT(off), junk, NODESZ);
+
+	for (int i = 0; i < 100; i++) {
+		int error;
+
+		n = hl_get_node(&t, off, false, &error);
+		HT_CHECK(n != NULL && error == 0,
+		    "reload %d from verified memory must not check: %d", i,
+		    error);
+		HT_UNIT_REFS(hl_node_lock(n), 1);
+		hl_rel_node(n);
+	}
+	st = mst(m);
+	HT_CHECK(st.crc_errors == 0 && st.node_loads == 101 &&
+		     reads_of(io) - r0 == 1 && st.buffer_hits == 100,
+	    "crc_errors %llu node_loads %llu reads %llu hits %llu",
+	    U(st.crc_errors), U(st.node_loads), U(reads_of(io) - r0),
+	    U(st.buffer_hits));
+
+	/* Drop the memory (not modified: nothing written): the next load
+	 * reads the disk copy and checks it. */
+	HT_CHECK(hl_del_buffers(m, BOFF(3), BUFSZ) == 0, "del");
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.node_destroys == 1 && st.buffers == 0,
+	    "del flushes the idle node: nodes %llu destroys %llu buffers %llu",
+	    U(st.nodes), U(st.node_destroys), U(st.buffers));
+	HT_CHECK(writes_of(io) == 0, "nothing written");
+	node_get_fails(&t, off, false, EIO);
+	HT_CHECK(mst(m).crc_errors == 1 && reads_of(io) - r0 == 2,
+	    "a new read is checked again");
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("the CRC is checked once per buffer read");
+}
+
+/* Passive caches: hl_cache_node, hl_ref_node_safe, hl_uncache_node. */
+static void
+test_passive_cache(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_trans t;
+	struct hl_node *n, *n2;
+	struct hl_node_cache c, c2, never;
+	uint64_t r0, off = NOFF(4, 3);
+	int error;
+
+	make_fs();
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	memset(&c, 0, sizeof(c));
+	memset(&c2, 0, sizeof(c2));
+	memset(&never, 0, sizeof(never));
+
+	HT_CHECK(hl_ref_node_safe(&t, &never, &error) == NULL &&
+		     error == ENOENT,
+	    "an empty cache: %d", error);
+
+	n = get_node_ok(&t, off, false);
+	r0 = reads_of(io);
+	hl_cache_node(&c, n);
+	hl_cache_node(&c, n); /* again: no change */
+	hl_cache_node(&c2, n);
+	HT_CHECK(atomic_load(&c.node) == n && atomic_load(&c2.node) == n,
+	    "cached");
+	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 0);
+	HT_CHECK(atomic_load(&c.node) == n, "the cache holds no reference");
+
+	n2 = hl_ref_node_safe(&t, &c, &error);
+	HT_CHECK(n2 == n && error == 0, "ref_node_safe: %p %d", (void *)n2,
+	    error);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
+	HT_CHECK(hl_node_data(n) != NULL, "loaded");
+	HT_CHECK(reads_of(io) == r0, "memory still associated: no I/O");
+	HT_CHECK(mst(m).node_loads == 2 && mst(m).buffer_hits == 1,
+	    "loads %llu hits %llu", U(mst(m).node_loads),
+	    U(mst(m).buffer_hits));
+	/* A second one while referenced: N->N+1. */
+	n2 = hl_ref_node_safe(&t, &c2, &error);
+	HT_CHECK(n2 == n && error == 0, "second ref_node_safe");
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	hl_rel_node(n);
+	hl_rel_node(n);
+
+	hl_uncache_node(&c);
+	HT_CHECK(atomic_load(&c.node) == NULL && c.next == NULL, "uncached");
+	HT_CHECK(hl_ref_node_safe(&t, &c, &error) == NULL && error == ENOENT,
+	    "after uncache: %d", error);
+	hl_uncache_node(&c); /* twice: harmless */
+	/* The other cache is untouched. */
+	n2 = hl_ref_node_safe(&t, &c2, &error);
+	HT_CHECK(n2 == n && error == 0, "c2 still works");
+	/* hl_flush_node clears every cache of a referenced node. */
+	hl_cache_node(&c, n);
+	hl_flush_node(n);
+	HT_CHECK(atomic_load(&c.node) == NULL && atomic_load(&c2.node) == NULL,
+	    "flushed");
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	hl_rel_node(n);
+	HT_CHECK(mst(m).nodes == 1, "flush keeps the structure");
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("passive cache: ref_node_safe without I/O; uncache -> ENOENT");
+}
+
+/* hl_delete_node: caches cleared at once, structure gone at last release. */
+static void
+test_delete_node(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *n, *n2;
+	struct hl_buffer *b;
+	struct hl_node_cache c1, c2;
+	uint64_t r0, off = NOFF(5, 1);
+	int error;
+
+	make_fs();
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	memset(&c1, 0, sizeof(c1));
+	memset(&c2, 0, sizeof(c2));
+
+	n = get_node_ok(&t, off, false);
+	r0 = reads_of(io);
+	b = hl_node_buffer(n);
+	hl_cache_node(&c1, n);
+	hl_cache_node(&c2, n);
+	hl_ref_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+
+	hl_delete_node(n);
+	HT_CHECK(atomic_load(&c1.node) == NULL && atomic_load(&c2.node) == NULL,
+	    "delete clears the caches at once");
+	HT_CHECK(hl_ref_node_safe(&t, &c1, &error) == NULL && error == ENOENT,
+	    "deleted: %d", error);
+	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.node_destroys == 0,
+	    "not destroyed while referenced");
+	hl_rel_node(n);
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.node_destroys == 1 &&
+		     st.nodes_referenced == 0,
+	    "destroyed at last release: nodes %llu destroys %llu", U(st.nodes),
+	    U(st.node_destroys));
+	HT_UNIT_REFS(hl_buffer_lock(b), 0);
+	HT_CHECK(st.buffers == 1 && st.buffers_resident == 1,
+	    "the buffer stays");
+
+	/* The offset can be referenced again: a new structure, no read. */
+	n2 = get_node_ok(&t, off, false);
+	HT_UNIT_REFS(hl_node_lock(n2), 1);
+	HT_CHECK(reads_of(io) == r0, "buffer memory kept: no read");
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.node_loads == 2, "nodes %llu loads %llu",
+	    U(st.nodes), U(st.node_loads));
+	hl_rel_node(n2);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("delete: caches cleared, destroyed at the last release");
+}
+
+/*
+ * Buffer teardown flushes idle nodes: their structures are destroyed and
+ * their caches cleared.
+ */
+static void
+test_teardown_flushes_nodes(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *x, *y, *z;
+	struct hl_buffer *b;
+	struct hl_node_cache cx, cy;
+	int error;
+
+	make_fs();
+	m = mount_with(io, 2 * BUFSZ, false);
+	hl_trans_init(&t, m);
+	memset(&cx, 0, sizeof(cx));
+	memset(&cy, 0, sizeof(cy));
+
+	x = get_node_ok(&t, NOFF(1, 0), false);
+	y = get_node_ok(&t, NOFF(1, 2), false);
+	hl_cache_node(&cx, x);
+	hl_cache_node(&cy, y);
+	hl_rel_node(x);
+	hl_rel_node(y);
+	st = mst(m);
+	HT_CHECK(st.nodes == 2 && st.nodes_referenced == 0 &&
+		     st.buffers_referenced == 0,
+	    "idle nodes: %llu", U(st.nodes));
+
+	/* Churn buffers through the 2-buffer pool until buffer 1 goes. */
+	for (int i = 2; i <= 5; i++) {
+		b = hl_get_buffer(m, BOFF(i), 0, false, &error);
+		HT_CHECK(b != NULL, "churn get %d: %d", i, error);
+		hl_rel_buffer(b);
+	}
+	st = mst(m);
+	HT_CHECK(st.reclaims >= 1 && st.nodes == 0 && st.node_destroys == 2,
+	    "buffer 1 reclaimed with its nodes: reclaims %llu nodes %llu "
+	    "destroys %llu",
+	    U(st.reclaims), U(st.nodes), U(st.node_destroys));
+	HT_CHECK(atomic_load(&cx.node) == NULL && atomic_load(&cy.node) == NULL,
+	    "teardown clears the caches");
+	HT_CHECK(hl_ref_node_safe(&t, &cx, &error) == NULL && error == ENOENT,
+	    "flushed node: %d", error);
+
+	/* hl_flush_buffer_nodes: idle ones go now, busy ones at release. */
+	x = get_node_ok(&t, NOFF(6, 0), false);
+	z = get_node_ok(&t, NOFF(6, 1), false);
+	hl_rel_node(x);
+	b = hl_node_buffer(z);
+	HT_CHECK(hl_ref_buffer(b) == 0, "ref buffer");
+	HT_CHECK(hl_flush_buffer_nodes(b) == 1, "one node still referenced");
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.node_destroys == 3,
+	    "idle node destroyed: nodes %llu destroys %llu", U(st.nodes),
+	    U(st.node_destroys));
+	HT_UNIT_REFS(hl_node_lock(z), 1);
+	hl_rel_node(z);
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.node_destroys == 4,
+	    "flushed busy node destroyed when idle: nodes %llu destroys %llu",
+	    U(st.nodes), U(st.node_destroys));
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	hl_rel_buffer(b);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("buffer teardown destroys idle nodes and clears their caches");
+}
+
+/* A modified node's CRC is regenerated at write-back. */
+static void
+test_seal_at_sync(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_trans t;
+	struct hl_node *n;
+	struct hl_node_header h0, h;
+	static uint8_t raw[NODESZ];
+	uint64_t off = NOFF(7, 3);
+	char why[256];
+
+	make_fs();
+	put_valid_node(off, 0x31, 32, 41);
+	pread_file(HL_OFF_SHORT(off), raw, NODESZ);
+	hl_node_hdr_decode(raw, &h0);
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+
+	n = get_node_ok(&t, off, false);
+	HT_CHECK(hl_modify_node(n) == 0, "modify");
+	memset(HL_NODE_PAYLOAD(hl_node_data(n)), 0x32, 32);
+	hl_modify_node_done(n);
+	/* Twice before one sync: one generation step. */
+	HT_CHECK(hl_modify_node(n) == 0, "modify again");
+	((uint8_t *)HL_NODE_PAYLOAD(hl_node_data(n)))[0] = 0x33;
+	hl_modify_node_done(n);
+	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, NULL, 0) == EBADMSG,
+	    "not sealed before the sync");
+	hl_rel_node(n);
+	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
+	HT_CHECK(writes_of(io) == 1, "one write");
+	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0 && writes_of(io) == 1,
+	    "nothing more to write");
+
+	pread_file(HL_OFF_SHORT(off), raw, NODESZ);
+	HT_CHECK(hl_node_check(raw, NODESZ, why, sizeof(why)) == 0,
+	    "sealed on disk: %s", why);
+	hl_node_hdr_decode(raw, &h);
+	HT_CHECK(h.generation == h0.generation + 1 && h.crc != h0.crc &&
+		     raw[HL_NODE_HDR_SIZE] == 0x33 &&
+		     raw[HL_NODE_HDR_SIZE + 1] == 0x32,
+	    "gen %llu (was %llu), crc %#x (was %#x)", U(h.generation),
+	    U(h0.generation), h.crc, h0.crc);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("a modified node is sealed at sync, generation bumped");
+}
+
+/* Bad node offsets. */
+static void
+test_bad_offsets(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	uint64_t r0;
+
+	make_fs();
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	r0 = reads_of(io);
+
+	node_get_fails(&t, NOFF(1, 0) + 100, false, EINVAL);
+	node_get_fails(&t, NOFF(1, 0) + 512, false, EINVAL);
+	node_get_fails(&t, NOFF(1, 0) + NODESZ / 2, true, EINVAL);
+	node_get_fails(&t, NOFF(1, 0) & ~HL_OFF_ZONE_MASK, false, EINVAL);
+	node_get_fails(&t, 0, false, EINVAL);
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.buffers == 0 && reads_of(io) == r0,
+	    "refused up front: nodes %llu buffers %llu", U(st.nodes),
+	    U(st.buffers));
+
+	/* Aligned, but no buffer can hold them: the buffer's error. */
+	node_get_fails(&t, HL_OFF_MAKE(0, NODESZ), false, EINVAL); /* header */
+	node_get_fails(&t, HL_OFF_MAKE(0, VOL_SIZE), false, ERANGE);
+	node_get_fails(&t, HL_OFF_MAKE(1, BUFSZ), false, ENOENT);
+	st = mst(m);
+	HT_CHECK(st.nodes_referenced == 0 && st.buffers == 0 &&
+		     reads_of(io) == r0,
+	    "no reference, no buffer: nodes_referenced %llu buffers %llu",
+	    U(st.nodes_referenced), U(st.buffers));
+	/*
+	 * POSSIBLE SRC BUG (reported, not checked): each of these leaves an
+	 * unloaded node structure in the table (st.nodes == 3) that nothing
+	 * destroys before unmount: only a teardown of its buffer or a delete
+	 * does, and no buffer can exist at these offsets.  Every distinct bad
+	 * offset (a corrupt child pointer, say) costs one table object for
+	 * the life of the mount.
+	 */
+	printf("    node structures left by refused offsets: %llu\n",
+	    U(st.nodes));
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("node offsets: EINVAL (alignment, zone), buffer errors");
+}
+
+/* A read error under a node load: EIO, nothing referenced; retry works. */
+static void
+test_node_read_error(void)
+{
+	struct hl_io_fault_cfg cfg = {.fail_read_nth = 1};
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *n;
+	uint64_t r0, off = NOFF(8, 1);
+
+	make_fs();
+	put_valid_node(off, 0x48, 10, 1);
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	r0 = reads_of(io);
+	HT_CHECK(hl_io_fault_set(io, &cfg) == 0, "arm");
+	node_get_fails(&t, off, false, EIO);
+	st = mst(m);
+	HT_CHECK(st.nodes_referenced == 0 && st.buffers == 0 &&
+		     st.buffers_referenced == 0 && st.read_errors == 1 &&
+		     st.crc_errors == 0 && st.node_loads == 0,
+	    "after the read error: nodes_referenced %llu buffers %llu "
+	    "read_errors %llu",
+	    U(st.nodes_referenced), U(st.buffers), U(st.read_errors));
+	n = get_node_ok(&t, off, false);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_CHECK(reads_of(io) - r0 == 2 && payload_is(hl_node_data(n), 0x48, 10),
+	    "the retry reads");
+	hl_rel_node(n);
+	HT_CHECK(mst(m).nodes == 1 && mst(m).node_loads == 1, "one structure");
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("read error under a node: EIO, no reference; retry reads");
+}
+
+/* isnew on a read-only mount: EROFS, nothing referenced. */
+static void
+test_readonly_new(void)
+{
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *n;
+
+	make_fs();
+	m = mount_with(NULL, 0, true);
+	hl_trans_init(&t, m);
+	node_get_fails(&t, NOFF(1, 0), true, EROFS);
+	st = mst(m);
+	HT_CHECK(st.nodes_referenced == 0 && st.buffers_referenced == 0 &&
+		     st.buffers_modified == 0,
+	    "EROFS leaves no reference: nodes %llu buffers %llu",
+	    U(st.nodes_referenced), U(st.buffers_referenced));
+	n = get_node_ok(&t, NOFF(1, 0), false);
+	HT_CHECK(hl_modify_node(n) == EROFS, "modify on read-only");
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	hl_rel_node(n);
+	unmount_clean(m);
+	passed("read-only: isnew and modify give EROFS");
+}
+
+/* A few threads on the nodes of one buffer, for the sanitizers. */
+struct nracer {
+	struct hl_mount *m;
+	struct hl_node_cache *caches;
+	uint64_t rng;
+};
+
+static void *
+nracer_main(void *arg)
+{
+	struct nracer *r = arg;
+	struct hl_trans t;
+	int error;
+
+	hl_trans_init(&t, r->m);
+	for (int i = 0; i < 3000; i++) {
+		unsigned slot = ht_rand_below(&r->rng, 4);
+		struct hl_node *n;
+
+		if (ht_rand_below(&r->rng, 2) == 0) {
+			n = hl_ref_node_safe(&t, &r->caches[slot], &error);
+			HT_CHECK(n != NULL, "ref_node_safe: %d", error);
+		} else {
+			n = hl_get_node(&t, NOFF(9, slot), false, &error);
+			HT_CHECK(n != NULL, "get_node: %d", error);
+		}
+		HT_CHECK(hl_node_offset(n) == NOFF(9, slot) &&
+			     payload_is(hl_node_data(n), 0x50 + (int)slot, 8),
+		    "wrong or unloaded node");
+		if (ht_rand_below(&r->rng, 4) == 0) {
+			hl_ref_node(n);
+			hl_rel_node(n);
+		}
+		hl_rel_node(n);
+	}
+	return NULL;
+}
+
+static void
+test_threads(uint64_t seed)
+{
+	enum { NT = 4 };
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node_cache caches[4];
+	struct nracer r[NT];
+	pthread_t td[NT];
+	uint64_t r0;
+
+	make_fs();
+	for (int s = 0; s < 4; s++)
+		put_valid_node(NOFF(9, s), 0x50 + s, 8, 3);
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	memset(caches, 0, sizeof(caches));
+	r0 = reads_of(io);
+	for (int s = 0; s < 4; s++) {
+		struct hl_node *n = get_node_ok(&t, NOFF(9, s), false);
+
+		hl_cache_node(&caches[s], n);
+		hl_rel_node(n);
+	}
+	for (int i = 0; i < NT; i++) {
+		r[i].m = m;
+		r[i].caches = caches;
+		r[i].rng = ht_rng_stream(seed, (uint64_t)i);
+		td[i] = ht_unit_spawn(nracer_main, &r[i]);
+	}
+	for (int i = 0; i < NT; i++)
+		ht_unit_join(td[i]);
+	st = mst(m);
+	HT_CHECK(reads_of(io) - r0 == 1 && st.crc_errors == 0 &&
+		     st.nodes == 4 && st.nodes_referenced == 0 &&
+		     st.buffers_referenced == 0 && st.collisions == 0,
+	    "reads %llu crc_errors %llu nodes %llu referenced %llu "
+	    "buffers_referenced %llu collisions %llu",
+	    U(reads_of(io) - r0), U(st.crc_errors), U(st.nodes),
+	    U(st.nodes_referenced), U(st.buffers_referenced),
+	    U(st.collisions));
+	for (int s = 0; s < 4; s++)
+		hl_uncache_node(&caches[s]);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("4 threads on one buffer's nodes: one read, no error");
+}
+
+/*
+ * SRC BUG (reported; fails until fixed): hl_del_buffers() on the space of
+ * one node (a range smaller than its buffer): the buffer is only partly freed, so it and the other nodes'
+ * modifications stay; but cache.h says the unreferenced nodes inside the
+ * range are destroyed too, which clears their passive caches (otherwise
+ * a stale cache resolves to whatever is allocated there next, as HAMMER's
+ * hammer_del_buffers() -> hammer_flush_buffer_nodes() prevents).
+ */
+static void
+test_del_node_range(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *keep, *gone;
+	struct hl_node_cache ck, cg;
+	int error;
+
+	make_fs();
+	m = mount_with(io, 0, false);
+	hl_trans_init(&t, m);
+	memset(&ck, 0, sizeof(ck));
+	memset(&cg, 0, sizeof(cg));
+	keep = get_node_ok(&t, NOFF(12, 0), true);
+	gone = get_node_ok(&t, NOFF(12, 1), false);
+	hl_cache_node(&ck, keep);
+	hl_cache_node(&cg, gone);
+	hl_rel_node(keep);
+	hl_rel_node(gone);
+
+	HT_CHECK(hl_del_buffers(m, NOFF(12, 1), NODESZ) == 0, "del one node");
+	st = mst(m);
+	HT_CHECK(st.buffers == 1 && st.buffers_modified == 1 &&
+		     st.buffers_resident == 1,
+	    "a partly freed buffer must stay: buffers %llu modified %llu",
+	    U(st.buffers), U(st.buffers_modified));
+	HT_CHECK(atomic_load(&ck.node) == keep, "the other node's cache stays");
+	HT_CHECK(atomic_load(&cg.node) == NULL && st.nodes == 1 &&
+		     st.node_destroys == 1,
+	    "SRC BUG: the unreferenced node inside the freed range must be "
+	    "destroyed and its cache cleared: cache %p, nodes %llu, "
+	    "destroys %llu",
+	    (void *)atomic_load(&cg.node), U(st.nodes), U(st.node_destroys));
+	HT_CHECK(hl_ref_node_safe(&t, &cg, &error) == NULL && error == ENOENT,
+	    "stale cache after del: %d", error);
+	hl_uncache_node(&ck);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("del of one node's space: node flushed, buffer kept");
+}
+
+/* Unmount with a leaked node reference. */
+static void
+test_leak(void)
+{
+	struct hl_mount *m;
+	struct hl_trans t;
+	struct hl_node *n;
+	char why[1024];
+	int error;
+
+	make_fs();
+	m = mount_with(NULL, 0, false);
+	hl_trans_init(&t, m);
+	n = get_node_ok(&t, NOFF(1, 1), false);
+	(void)n;
+	error = hl_mount_close(m, why, sizeof(why));
+	HT_CHECK(error == EBUSY, "leak must give EBUSY: %d", error);
+	HT_CHECK(strstr(why, "node") && strstr(why, "0x2000000000005000") &&
+		     strstr(why, "refs=0x00000001"),
+	    "the report names the node, its offset and word: %s", why);
+	printf("    leak report: %s\n", why);
+	/*
+	 * mount.c: "a loaded node's buffer reference is not a leak of its
+	 * own": the buffer the leaked node holds is not reported as a second
+	 * leak.  (Regression: a bug this test found, since fixed in
+	 * src/cache/mount.c.)
+	 */
+	HT_CHECK(strstr(why, "leak: buffer") == NULL,
+	    "the leaked node's buffer reference is reported as a buffer leak "
+	    "too: %s",
+	    why);
+	passed("unmount reports a leaked node reference");
+}
+
+/* Remove the temporary files, also when a check fails (exit(1)). */
+static void
+cleanup(void)
+{
+	unlink(p0);
+	rmdir(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	uint64_t seed = ht_seed(argc, argv);
+
+	strcpy(dir, "/tmp/hl-node-XXXXXX");
+	HT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	atexit(cleanup);
+	snprintf(p0, sizeof(p0), "%s/v0", dir);
+	ht_watchdog_start(60, NULL);
+
+	test_new_modify_reload();
+	test_bad_crc();
+	test_crc_once_per_read();
+	test_passive_cache();
+	test_delete_node();
+	test_teardown_flushes_nodes();
+	test_seal_at_sync();
+	test_bad_offsets();
+	test_node_read_error();
+	test_readonly_new();
+	test_threads(seed);
+	test_leak();
+	/* Last: fails until src is fixed (SRC BUG, see the comment). */
+	test_del_node_range();
+
+	ht_watchdog_stop();
+	ht_pass("unit_node", npassed);
+	return 0;
+}
