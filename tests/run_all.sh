@@ -58,7 +58,7 @@ if [ $quick = 0 ]; then
 	step "fuzz (volume/node parsing, 60 s)" env FUZZ_BUILD=build/ci-fuzz \
 		tests/fuzz/run_fuzz.sh 60
 	step "man pages (mandoc -Tlint)" bash -c \
-		'cd doc/man && mandoc -Tlint -Wwarning ./*.3'
+		'cd doc/man && mandoc -Tlint -Wwarning ./*.3 ./*.1'
 	step "clang-format" bash -c 'git ls-files "*.c" "*.h" |
 		xargs clang-format --dry-run -Werror'
 fi
