@@ -70,8 +70,8 @@ HL_EXPORT void hl_btree_cursor_close(struct hl_btree_cursor *c);
 /* First key of the tree / first key >= key / the key after the last. */
 HL_EXPORT int hl_btree_first(
     struct hl_btree_cursor *c, uint64_t *keyp, uint64_t *valp);
-HL_EXPORT int hl_btree_seek(struct hl_btree_cursor *c, uint64_t key,
-    uint64_t *keyp, uint64_t *valp);
+HL_EXPORT int hl_btree_seek(
+    struct hl_btree_cursor *c, uint64_t key, uint64_t *keyp, uint64_t *valp);
 HL_EXPORT int hl_btree_next(
     struct hl_btree_cursor *c, uint64_t *keyp, uint64_t *valp);
 

@@ -79,11 +79,11 @@ struct hl_mount_stats {
 	uint64_t node_destroys;	   /* node structures destroyed */
 	uint64_t crc_errors;	   /* node loads refused for a bad CRC */
 
-	uint64_t reads;		/* buffer and header reads issued */
-	uint64_t writes;	/* buffer writes issued */
-	uint64_t syncs;		/* fdatasync calls */
-	uint64_t read_errors;	/* failed reads, any object */
-	uint64_t write_errors;	/* failed writes and syncs */
+	uint64_t reads;		   /* buffer and header reads issued */
+	uint64_t writes;	   /* buffer writes issued */
+	uint64_t syncs;		   /* fdatasync calls */
+	uint64_t read_errors;	   /* failed reads, any object */
+	uint64_t write_errors;	   /* failed writes and syncs */
 	uint64_t interlock_sleeps; /* process-wide: sleeps on refs words */
 	uint64_t lock_contended;   /* process-wide: lock requests that waited */
 };

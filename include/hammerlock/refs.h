@@ -326,17 +326,17 @@ static inline HL_MUST_CHECK bool
 hl_check_interlock(struct hl_lock *l)
 {
 	if (HL_LIKELY((atomic_load_explicit(&l->refs, memory_order_acquire) &
-		       HL_REFS_CHECK) == 0))
+			  HL_REFS_CHECK) == 0))
 		return false;
 	return hl__check_interlock_slow(l);
 }
 
 /*
  * The caller holds the interlock and no references remain: if the count
- * is 0 and nobody sleeps on the word, make it DEAD and return true (the interlock is gone
- * with it; the object may be unlinked and recycled).  Otherwise (a
- * lookup referenced the object meanwhile, or someone sleeps on it) return
- * false, still holding the interlock.  Acq_rel.  Never sleeps.
+ * is 0 and nobody sleeps on the word, make it DEAD and return true (the
+ * interlock is gone with it; the object may be unlinked and recycled).
+ * Otherwise (a lookup referenced the object meanwhile, or someone sleeps on it)
+ * return false, still holding the interlock.  Acq_rel.  Never sleeps.
  */
 HL_EXPORT HL_MUST_CHECK bool hl_kill_interlock(struct hl_lock *l);
 

@@ -40,13 +40,13 @@ hl__fmap_is_map_node(struct hl_btree *bt, uint64_t off)
 
 /* Reference and lock free-map node k of volume vol. */
 static struct hl_node *
-fmap_node(struct hl_btree *bt, struct hl_trans *t, int vol, uint32_t k,
-    bool ex, int *errorp)
+fmap_node(struct hl_btree *bt, struct hl_trans *t, int vol, uint32_t k, bool ex,
+    int *errorp)
 {
 	struct hl_node *n;
 
-	n = hl_get_node(t, bt->fmap[vol].first + (uint64_t)k * bt->ns, false,
-	    errorp);
+	n = hl_get_node(
+	    t, bt->fmap[vol].first + (uint64_t)k * bt->ns, false, errorp);
 	if (n == NULL)
 		return NULL;
 	if (ex)
@@ -109,8 +109,8 @@ hl__fmap_open(struct hl_btree *bt)
 		}
 		/* Count the free slots. */
 		for (uint32_t k = 0; k < f->nnodes && error == 0; k++) {
-			struct hl_node *n = fmap_node(bt, &t, vol, k, false,
-			    &error);
+			struct hl_node *n =
+			    fmap_node(bt, &t, vol, k, false, &error);
 			uint8_t *map;
 			uint64_t s0 = (uint64_t)k * bt->bits;
 
@@ -182,8 +182,8 @@ int
 hl__node_alloc(struct hl_btree *bt, struct hl_trans *t, unsigned type,
     uint64_t parent, struct hl_node **np)
 {
-	uint32_t start = atomic_fetch_add_explicit(
-	    &bt->next_vol, 1, memory_order_relaxed);
+	uint32_t start =
+	    atomic_fetch_add_explicit(&bt->next_vol, 1, memory_order_relaxed);
 	uint64_t slot = 0;
 	struct hl_node *n;
 	int error = ENOSPC, vol = 0;
@@ -269,13 +269,13 @@ hl__fmap_apply_pending(struct hl_btree *bt)
 		struct hl_node *fm;
 
 		pthread_mutex_lock(&f->lock);
-		fm = fmap_node(bt, &t, vol, (uint32_t)(slot / bt->bits), true,
-		    &error);
+		fm = fmap_node(
+		    bt, &t, vol, (uint32_t)(slot / bt->bits), true, &error);
 		if (fm != NULL) {
 			uint8_t *map = HL_NODE_PAYLOAD(hl_node_data(fm));
 
 			if ((error = hl_modify_node(fm)) == 0) {
-				map[b / 8] &= (uint8_t)~(1u << (b % 8));
+				map[b / 8] &= (uint8_t) ~(1u << (b % 8));
 				hl_modify_node_done(fm);
 				f->nfree++;
 			}
@@ -307,7 +307,9 @@ hl__fmap_test(struct hl_btree *bt, uint64_t off, bool *used)
 	if (fm == NULL)
 		return error;
 	b = slot % bt->bits;
-	*used = (((uint8_t *)HL_NODE_PAYLOAD(hl_node_data(fm)))[b / 8] >> (b % 8)) & 1;
+	*used =
+	    (((uint8_t *)HL_NODE_PAYLOAD(hl_node_data(fm)))[b / 8] >> (b % 8)) &
+	    1;
 	fmap_put(fm);
 	return 0;
 }

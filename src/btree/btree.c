@@ -208,7 +208,8 @@ bt_descend_sh(struct hl_btree *bt, struct hl_trans *t, uint64_t key,
 
 		if (i + 1 < bt_count(d) && bt_key(d, i + 1) < ub)
 			ub = bt_key(d, i + 1);
-		c = bt_get(bt, t, hl_le64_get(bt_elm(d, i) + ELM_CHILD), &error);
+		c = bt_get(
+		    bt, t, hl_le64_get(bt_elm(d, i) + ELM_CHILD), &error);
 		if (c == NULL)
 			break;
 		bt_lock(bt, hl_node_lock(c), level + 1, false);
@@ -311,8 +312,8 @@ bt_leaf_op(struct hl_btree *bt, struct hl_node *leaf, bool is_root, bool put,
 }
 
 static int
-bt_write_optimistic(
-    struct hl_btree *bt, struct hl_trans *t, bool put, uint64_t key, uint64_t val)
+bt_write_optimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
+    uint64_t key, uint64_t val)
 {
 	struct hl_node *leaf, *parent;
 	int error, level;
@@ -335,7 +336,8 @@ bt_write_optimistic(
 	return error;
 }
 
-/* --- pessimistic mode ------------------------------------------------------ */
+/* --- pessimistic mode ------------------------------------------------------
+ */
 
 struct bt_path {
 	struct hl_node *n[BT_MAXDEPTH];
@@ -523,20 +525,20 @@ bt_insert_at(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
 			if ((error = hl_modify_node(nr)) == 0) {
 				void *nd = hl_node_data(nr);
 
-				bt_set_elm(nd, 0, bt_key(d, 0),
-				    hl_node_offset(node));
+				bt_set_elm(
+				    nd, 0, bt_key(d, 0), hl_node_offset(node));
 				bt_set_elm(nd, 1, sep, hl_node_offset(r));
 				bt_set_count(nd, 2);
 				hl_modify_node_done(nr);
 			}
 			if (error == 0)
 				error = bt_set_parent_of(bt, t,
-				    hl_node_offset(node), hl_node_offset(nr),
-				    0, p, false);
+				    hl_node_offset(node), hl_node_offset(nr), 0,
+				    p, false);
 			if (error == 0)
-				error = bt_set_parent_of(bt, t,
-				    hl_node_offset(r), hl_node_offset(nr), 0,
-				    p, true);
+				error =
+				    bt_set_parent_of(bt, t, hl_node_offset(r),
+					hl_node_offset(nr), 0, p, true);
 			if (error == 0)
 				hl_mount_set_root(bt->m, hl_node_offset(nr));
 			hl_rel_node(nr);
@@ -594,8 +596,8 @@ bt_remove_at(struct hl_btree *bt, struct bt_path *p, int k, unsigned i)
 }
 
 static int
-bt_write_pessimistic(
-    struct hl_btree *bt, struct hl_trans *t, bool put, uint64_t key, uint64_t val)
+bt_write_pessimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
+    uint64_t key, uint64_t val)
 {
 	struct bt_path p = {.first = 0, .depth = 0, .rootlock = true};
 	struct hl_node *n, *c;
@@ -700,7 +702,8 @@ hl_btree_del(struct hl_btree *bt, uint64_t key)
 	return bt_write(bt, false, key, 0);
 }
 
-/* --- handle ---------------------------------------------------------------- */
+/* --- handle ----------------------------------------------------------------
+ */
 
 int
 hl_btree_open(struct hl_mount *m, struct hl_btree **btp)
@@ -770,7 +773,8 @@ hl_btree_stats(struct hl_btree *bt, struct hl_btree_stats *st)
 	st->frees = BTST(frees);
 }
 
-/* --- cursors ---------------------------------------------------------------- */
+/* --- cursors ----------------------------------------------------------------
+ */
 
 #define BT_BATCH 64
 
@@ -851,8 +855,8 @@ cursor_take(struct hl_btree_cursor *c, uint64_t *keyp, uint64_t *valp)
 }
 
 int
-hl_btree_seek(struct hl_btree_cursor *c, uint64_t key, uint64_t *keyp,
-    uint64_t *valp)
+hl_btree_seek(
+    struct hl_btree_cursor *c, uint64_t key, uint64_t *keyp, uint64_t *valp)
 {
 	int error;
 

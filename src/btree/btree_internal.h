@@ -42,7 +42,8 @@ HL_HIDDEN _Noreturn void hl__fatal(
 static inline uint8_t *
 bt_elm(void *node, unsigned i)
 {
-	return (uint8_t *)node + HL_NODE_HDR_SIZE + (size_t)i * HL_BTREE_ELM_SIZE;
+	return (uint8_t *)node + HL_NODE_HDR_SIZE +
+	       (size_t)i * HL_BTREE_ELM_SIZE;
 }
 
 static inline uint64_t
@@ -105,11 +106,11 @@ bt_set_elm(void *node, unsigned i, uint64_t key, uint64_t v)
 
 /* Free map geometry of one volume. */
 struct bt_fmap {
-	uint64_t first;	   /* offset of the first free-map node */
-	uint32_t nnodes;   /* free-map nodes */
-	uint64_t nslots;   /* node slots in the volume */
-	uint64_t hint;	   /* next slot to try (under lock) */
-	uint64_t nfree;	   /* free slots (under lock) */
+	uint64_t first;	 /* offset of the first free-map node */
+	uint32_t nnodes; /* free-map nodes */
+	uint64_t nslots; /* node slots in the volume */
+	uint64_t hint;	 /* next slot to try (under lock) */
+	uint64_t nfree;	 /* free slots (under lock) */
 	pthread_mutex_t lock;
 };
 

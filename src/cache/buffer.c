@@ -167,8 +167,8 @@ buf_load(struct hl_buffer *b, bool isnew)
 		memset(data, 0, m->buffer_size);
 	} else {
 		hl__stat_add(&m->st.reads, 1);
-		error = hl_io_read_full(m->io, b->vol->fd, data,
-		    m->buffer_size, HL_OFF_SHORT(off));
+		error = hl_io_read_full(
+		    m->io, b->vol->fd, data, m->buffer_size, HL_OFF_SHORT(off));
 		if (error) {
 			hl__stat_add(&m->st.read_errors, 1);
 			fprintf(stderr,
@@ -335,7 +335,8 @@ hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes)
 	/* Only buffers wholly inside the range: the rest of a partly
 	 * freed buffer is still somebody's data. */
 	for (off = (base + bs - 1) & ~(bs - 1); off + bs <= end; off += bs) {
-		o = hl__tbl_find(&m->buffers, off, true, hl__buffer_release_obj);
+		o = hl__tbl_find(
+		    &m->buffers, off, true, hl__buffer_release_obj);
 		if (o == NULL)
 			continue;
 		/* The space is freed: a failed write of it no longer

@@ -20,7 +20,7 @@ struct hl_volume {
 	char *path;
 	struct hl_volume_header probe;	 /* as read at mount time */
 	struct hl_volume_header *ondisk; /* loaded header, or NULL */
-	_Atomic bool written; /* written since the last fdatasync */
+	_Atomic bool written;		 /* written since the last fdatasync */
 };
 
 /* Buffer flags (struct hl_buffer.flags). */
@@ -38,12 +38,12 @@ struct hl_buffer {
 	struct hl_obj obj; /* key: the buffer's offset */
 	struct hl_mount *mount;
 	struct hl_volume *vol;
-	void *_Atomic data;	   /* pool memory, or NULL */
-	_Atomic uint32_t flags;	   /* HL_BUF_* */
-	_Atomic uint64_t needcrc;  /* node slots to seal before writing */
-	_Atomic uint64_t gen;	   /* mount-unique id of this memory's read */
-	_Atomic uint64_t modseq;   /* hl_modify_buffer() calls */
-	uint32_t close_noderefs;   /* unmount: references of leaked nodes */
+	void *_Atomic data;	  /* pool memory, or NULL */
+	_Atomic uint32_t flags;	  /* HL_BUF_* */
+	_Atomic uint64_t needcrc; /* node slots to seal before writing */
+	_Atomic uint64_t gen;	  /* mount-unique id of this memory's read */
+	_Atomic uint64_t modseq;  /* hl_modify_buffer() calls */
+	uint32_t close_noderefs;  /* unmount: references of leaked nodes */
 };
 
 /* Node flags. */
@@ -117,7 +117,6 @@ struct hl_mount {
 	} st;
 };
 
-
 static inline void
 hl__stat_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -145,8 +144,8 @@ HL_HIDDEN void hl__buffer_drop_data(struct hl_buffer *b);
  * marked for the next sync).  The caller excludes modifiers: exclusive
  * content lock, or the interlock at count 0.  0 or the errno, reported.
  */
-HL_HIDDEN int hl__buffer_write(struct hl_mount *m, struct hl_buffer *b,
-    char *why, size_t whylen);
+HL_HIDDEN int hl__buffer_write(
+    struct hl_mount *m, struct hl_buffer *b, char *why, size_t whylen);
 
 /* Drop the reference a failed write holds, if any (caller holds one). */
 HL_HIDDEN bool hl__buffer_clear_ioerror(struct hl_buffer *b);

@@ -64,8 +64,8 @@ hl__read_header(struct hl_mount *m, int fd, const char *path,
  * slack for referenced objects) and set up the locks.
  */
 static int
-mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh,
-    int n, char *why, size_t whylen)
+mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh, int n,
+    char *why, size_t whylen)
 {
 	uint64_t nbufs = 0, pooled;
 	size_t bbuckets;
@@ -83,8 +83,8 @@ mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh,
 		    (unsigned long long)m->pool_limit, m->buffer_size);
 	for (i = 0; i < n; i++)
 		if (vh[i].vol_no == 0)
-			atomic_store_explicit(&m->root, vh[i].root_node,
-			    memory_order_relaxed);
+			atomic_store_explicit(
+			    &m->root, vh[i].root_node, memory_order_relaxed);
 	for (i = 0; i < n; i++)
 		nbufs += vh[i].vol_size / m->buffer_size;
 	pooled = m->pool_limit / m->buffer_size + 1024;
@@ -174,8 +174,8 @@ hl_mount_open(const char *const *paths, int n, const struct hl_mount_opts *opts,
 	m->io = opts && opts->io ? opts->io : hl_io_posix();
 	m->readonly = opts ? opts->readonly : false;
 	m->sync_on_close = opts ? opts->sync_on_close : false;
-	m->pool_limit = opts && opts->pool_bytes ? opts->pool_bytes
-						 : HL_POOL_BYTES_DEFAULT;
+	m->pool_limit =
+	    opts && opts->pool_bytes ? opts->pool_bytes : HL_POOL_BYTES_DEFAULT;
 	m->nvol = n;
 	for (i = 0; i < n; i++)
 		fds[i] = -1;
@@ -274,8 +274,7 @@ close_table(struct hl_mount *m, struct hl_table *t, bool buffers, char *why,
 				(*discarded)++;
 			hl__buffer_drop_data(b);
 		} else {
-			struct hl_buffer *nb =
-			    hl_node_buffer(hl__obj_node(o));
+			struct hl_buffer *nb = hl_node_buffer(hl__obj_node(o));
 
 			if (nb != NULL && count != 0)
 				nb->close_noderefs++;
@@ -283,7 +282,8 @@ close_table(struct hl_mount *m, struct hl_table *t, bool buffers, char *why,
 				path = m->vols[HL_OFF_VOL(off)]->path;
 		}
 		if (count != 0 || (refs & HL_REFS_LOCKED)) {
-			report_leak(why, whylen, used, t->name, path, off, refs);
+			report_leak(
+			    why, whylen, used, t->name, path, off, refs);
 			error = EBUSY;
 		}
 	}
@@ -381,8 +381,9 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 	}
 	n = hl__tbl_nobjs(&m->nodes);
 	for (i = 0; i < n; i++) {
-		uint32_t refs = atomic_load_explicit(
-		    &hl__tbl_obj(&m->nodes, i)->lock.refs, memory_order_relaxed);
+		uint32_t refs =
+		    atomic_load_explicit(&hl__tbl_obj(&m->nodes, i)->lock.refs,
+			memory_order_relaxed);
 
 		if (refs == HL_REFS_DEAD)
 			continue;

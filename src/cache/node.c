@@ -135,8 +135,8 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 		hl_ref_interlock_done(&n->obj.lock);
 		return 0;
 	}
-	atomic_fetch_and_explicit(&n->flags, ~HL_NODE_F_FLUSH,
-	    memory_order_relaxed);
+	atomic_fetch_and_explicit(
+	    &n->flags, ~HL_NODE_F_FLUSH, memory_order_relaxed);
 	b = hl_get_buffer(m, off, 0, false, &error);
 	if (b == NULL)
 		goto fail;
@@ -171,8 +171,8 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 fail:
 	/* Nobody needs the structure of a node that failed: if idle, it
 	 * goes (a bad offset must not pin a table object until unmount). */
-	atomic_fetch_or_explicit(&n->flags, HL_NODE_F_FLUSH,
-	    memory_order_relaxed);
+	atomic_fetch_or_explicit(
+	    &n->flags, HL_NODE_F_FLUSH, memory_order_relaxed);
 	if (hl_rel_interlock(&n->obj.lock, true))
 		node_dispose(n, true);
 	return error;

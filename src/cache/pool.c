@@ -39,7 +39,8 @@ hl__pool_unreserve(struct hl_mount *m)
 static bool
 pool_try_reserve(struct hl_mount *m)
 {
-	uint64_t used = atomic_load_explicit(&m->pool_used, memory_order_relaxed);
+	uint64_t used =
+	    atomic_load_explicit(&m->pool_used, memory_order_relaxed);
 
 	while (used + m->buffer_size <= m->pool_limit)
 		if (atomic_compare_exchange_weak_explicit(&m->pool_used, &used,
@@ -106,10 +107,10 @@ pool_writeback(struct hl_mount *m)
 	if (m->readonly)
 		return 0;
 	for (i = 0; i < n && done < POOL_WRITEBACK_BATCH; i++) {
-		struct hl_buffer *b = hl__obj_buffer(hl__tbl_obj(&m->buffers,
-		    (m->pool_hand + i) % n));
-		uint32_t f = atomic_load_explicit(&b->flags,
-		    memory_order_relaxed);
+		struct hl_buffer *b = hl__obj_buffer(
+		    hl__tbl_obj(&m->buffers, (m->pool_hand + i) % n));
+		uint32_t f =
+		    atomic_load_explicit(&b->flags, memory_order_relaxed);
 
 		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) !=
 			HL_BUF_MODIFIED ||

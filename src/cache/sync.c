@@ -55,8 +55,8 @@ sync_ref(struct hl_mount *m, struct hl_buffer *b)
 static void
 sync_seal(struct hl_mount *m, struct hl_buffer *b)
 {
-	uint64_t mask = atomic_exchange_explicit(
-	    &b->needcrc, 0, memory_order_relaxed);
+	uint64_t mask =
+	    atomic_exchange_explicit(&b->needcrc, 0, memory_order_relaxed);
 	uint8_t *data = atomic_load_explicit(&b->data, memory_order_relaxed);
 
 	while (mask != 0) {
@@ -76,15 +76,15 @@ sync_seal(struct hl_mount *m, struct hl_buffer *b)
 static void
 sync_failed(struct hl_buffer *b)
 {
-	if ((atomic_fetch_or_explicit(&b->flags, HL_BUF_IOERROR,
-		 memory_order_relaxed) &
+	if ((atomic_fetch_or_explicit(
+		 &b->flags, HL_BUF_IOERROR, memory_order_relaxed) &
 		HL_BUF_IOERROR) == 0)
 		hl_ref(&b->obj.lock); /* the error's reference */
 }
 
 int
-hl__buffer_write(struct hl_mount *m, struct hl_buffer *b, char *why,
-    size_t whylen)
+hl__buffer_write(
+    struct hl_mount *m, struct hl_buffer *b, char *why, size_t whylen)
 {
 	uint64_t off = hl__obj_key(&b->obj);
 	int error;
@@ -95,8 +95,8 @@ hl__buffer_write(struct hl_mount *m, struct hl_buffer *b, char *why,
 	    atomic_load_explicit(&b->data, memory_order_relaxed),
 	    m->buffer_size, HL_OFF_SHORT(off));
 	if (error == 0) {
-		atomic_store_explicit(&b->vol->written, true,
-		    memory_order_relaxed);
+		atomic_store_explicit(
+		    &b->vol->written, true, memory_order_relaxed);
 		return 0;
 	}
 	hl__stat_add(&m->st.write_errors, 1);
@@ -113,8 +113,8 @@ hl__buffer_write(struct hl_mount *m, struct hl_buffer *b, char *why,
  * stays marked modified until its volume is synced.
  */
 static int
-sync_write(struct hl_mount *m, struct hl_buffer *b, bool *wrote,
-    uint64_t *seqp, char *why, size_t whylen)
+sync_write(struct hl_mount *m, struct hl_buffer *b, bool *wrote, uint64_t *seqp,
+    char *why, size_t whylen)
 {
 	int error = 0;
 
@@ -190,16 +190,17 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 	for (i = 0; i < HL_MAX_VOLUMES; i++) {
 		struct hl_volume *v = m->vols[i];
 
-		if (v == NULL || !atomic_exchange_explicit(&v->written, false,
-					  memory_order_relaxed))
+		if (v == NULL || !atomic_exchange_explicit(
+				     &v->written, false, memory_order_relaxed))
 			continue;
 		hl__stat_add(&m->st.syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
 		if (e != 0) {
 			bad[i] = true;
 			hl__stat_add(&m->st.write_errors, 1);
-			fprintf(stderr, "hammerlock: %s: fdatasync failed: %s\n",
-			    v->path, strerror(e));
+			fprintf(stderr,
+			    "hammerlock: %s: fdatasync failed: %s\n", v->path,
+			    strerror(e));
 			if (error == 0)
 				error = hl__cache_why(why, whylen, e,
 				    "%s: fdatasync failed: %s", v->path,
@@ -223,7 +224,8 @@ hl_mount_sync(struct hl_mount *m, char *why, size_t whylen)
 	pthread_mutex_lock(&m->sync_mtx);
 	n = hl__tbl_nobjs(&m->buffers);
 	for (i = 0; i < n; i++) {
-		struct hl_buffer *b = hl__obj_buffer(hl__tbl_obj(&m->buffers, i));
+		struct hl_buffer *b =
+		    hl__obj_buffer(hl__tbl_obj(&m->buffers, i));
 		uint64_t seq = 0;
 		bool wrote;
 
@@ -255,8 +257,8 @@ hl_mount_sync(struct hl_mount *m, char *why, size_t whylen)
 			hl_rel_buffer(b);
 		}
 	}
-	if (atomic_exchange_explicit(&m->root_dirty, false,
-		memory_order_relaxed)) {
+	if (atomic_exchange_explicit(
+		&m->root_dirty, false, memory_order_relaxed)) {
 		e = sync_root(m, error ? NULL : why, whylen);
 		if (e != 0) {
 			atomic_store_explicit(
@@ -269,7 +271,8 @@ hl_mount_sync(struct hl_mount *m, char *why, size_t whylen)
 	if (e != 0 && error == 0)
 		error = e;
 	if (bad[0])
-		atomic_store_explicit(&m->root_dirty, true, memory_order_relaxed);
+		atomic_store_explicit(
+		    &m->root_dirty, true, memory_order_relaxed);
 	for (k = 0; k < nrec; k++) {
 		struct hl_buffer *b = recs[k].b;
 

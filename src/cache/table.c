@@ -24,8 +24,8 @@ tbl_shard(struct hl_table *t, uint32_t bucket)
 }
 
 int
-hl__tbl_init(struct hl_table *t, const char *name, size_t objsize,
-    size_t nbuckets)
+hl__tbl_init(
+    struct hl_table *t, const char *name, size_t objsize, size_t nbuckets)
 {
 	size_t n = 1;
 	uint32_t i;
@@ -138,8 +138,8 @@ hl__tbl_peek(struct hl_table *t, uint64_t key)
 	     o != NULL;
 	     o = atomic_load_explicit(&o->hnext, memory_order_relaxed))
 		if (hl__obj_key(o) == key &&
-		    atomic_load_explicit(&o->lock.refs,
-			memory_order_relaxed) != HL_REFS_DEAD)
+		    atomic_load_explicit(&o->lock.refs, memory_order_relaxed) !=
+			HL_REFS_DEAD)
 			break;
 	pthread_mutex_unlock(mtx);
 	return o;
@@ -165,13 +165,14 @@ tbl_grow(struct hl_table *t)
 		hl_lock_init(&o->lock);
 		atomic_store_explicit(
 		    &o->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
-		atomic_store_explicit(&o->key, HL_TBL_NOKEY,
-		    memory_order_relaxed);
+		atomic_store_explicit(
+		    &o->key, HL_TBL_NOKEY, memory_order_relaxed);
 		o->fnext = t->freelist;
 		t->freelist = o;
 	}
 	atomic_store_explicit(&t->chunks[c], mem, memory_order_release);
-	atomic_store_explicit(&t->nobjs, n + HL_TBL_CHUNK, memory_order_release);
+	atomic_store_explicit(
+	    &t->nobjs, n + HL_TBL_CHUNK, memory_order_release);
 	return 0;
 }
 
@@ -220,11 +221,13 @@ hl__tbl_insert(
 	if (o == NULL) {
 		/* linked before reachable: a reader that finds it may use it
 		 * (after waiting for our interlock). */
-		atomic_store_explicit(&fresh->linked, true, memory_order_relaxed);
+		atomic_store_explicit(
+		    &fresh->linked, true, memory_order_relaxed);
 		atomic_store_explicit(&fresh->hnext,
 		    atomic_load_explicit(&t->buckets[b], memory_order_relaxed),
 		    memory_order_relaxed);
-		atomic_store_explicit(&t->buckets[b], fresh, memory_order_release);
+		atomic_store_explicit(
+		    &t->buckets[b], fresh, memory_order_release);
 		o = fresh;
 	}
 	pthread_mutex_unlock(mtx);
@@ -244,9 +247,8 @@ tbl_unlink_free(struct hl_table *t, struct hl_obj *o)
 		b = tbl_bucket(t, hl__obj_key(o));
 		mtx = tbl_shard(t, b);
 		pthread_mutex_lock(mtx);
-		for (pp = &t->buckets[b];
-		     (p = atomic_load_explicit(pp, memory_order_relaxed)) !=
-		     NULL;
+		for (pp = &t->buckets[b]; (p = atomic_load_explicit(pp,
+					       memory_order_relaxed)) != NULL;
 		     pp = &p->hnext)
 			if (p == o)
 				break;

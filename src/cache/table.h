@@ -35,18 +35,18 @@
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
 
-#define HL_TBL_SHARDS	  256u /* shard mutexes, by bucket */
-#define HL_TBL_CHUNK	  1024u /* objects per allocation chunk */
-#define HL_TBL_MAXCHUNKS  8192u /* so at most 8M objects per table */
-#define HL_TBL_WALK_LIMIT 64u /* lock-free hops before falling back */
+#define HL_TBL_SHARDS	  256u	     /* shard mutexes, by bucket */
+#define HL_TBL_CHUNK	  1024u	     /* objects per allocation chunk */
+#define HL_TBL_MAXCHUNKS  8192u	     /* so at most 8M objects per table */
+#define HL_TBL_WALK_LIMIT 64u	     /* lock-free hops before falling back */
 #define HL_TBL_NOKEY	  UINT64_MAX /* key of an object being discarded */
 
 struct hl_obj {
-	struct hl_lock lock;		/* refs: DEAD when destroyed */
-	_Atomic uint64_t key;		/* which offset this object is */
-	struct hl_obj *_Atomic hnext;	/* chain link */
-	_Atomic bool linked;		/* reachable from its chain */
-	struct hl_obj *fnext;		/* free list (table alloc mutex) */
+	struct hl_lock lock;	      /* refs: DEAD when destroyed */
+	_Atomic uint64_t key;	      /* which offset this object is */
+	struct hl_obj *_Atomic hnext; /* chain link */
+	_Atomic bool linked;	      /* reachable from its chain */
+	struct hl_obj *fnext;	      /* free list (table alloc mutex) */
 };
 
 struct hl_table_shard {

@@ -78,7 +78,8 @@ static inline void
 refs_not_dead(struct hl_lock *l, uint32_t lv, const char *func)
 {
 	if (HL_UNLIKELY(lv & HL_REFS_DEAD))
-		hl__fatal(func, l, "object is DEAD (destroyed, maybe recycled)");
+		hl__fatal(
+		    func, l, "object is DEAD (destroyed, maybe recycled)");
 }
 
 /* Wake sleepers if the word we replaced had WANTED set. */
@@ -271,8 +272,8 @@ hl_kill_interlock(struct hl_lock *l)
 		hl__fatal("hl_kill_interlock", l, "interlock not held");
 	if (hl_debug && atomic_load_explicit(
 			    &l->rowner, memory_order_relaxed) != hl__self())
-		hl__fatal("hl_kill_interlock", l,
-		    "interlock held by another thread");
+		hl__fatal(
+		    "hl_kill_interlock", l, "interlock held by another thread");
 	atomic_store_explicit(&l->rowner, 0, memory_order_relaxed);
 	/* Count 0 and nobody asleep on the word; CHECK means nothing at 0. */
 	while (R_COUNT(lv) == 0 && (lv & HL_REFS_WANTED) == 0) {

@@ -156,8 +156,8 @@ write_freemap(int fd, const struct hl_volume_header *vh)
 				map[b / 8] |= (uint8_t)(1u << (b % 8));
 		}
 		hl_node_seal(node, ns);
-		error = pwrite_full(fd, node, ns,
-		    (off_t)(vh->buffer_size + (uint64_t)k * ns));
+		error = pwrite_full(
+		    fd, node, ns, (off_t)(vh->buffer_size + (uint64_t)k * ns));
 	}
 	free(node);
 	return error;
@@ -264,8 +264,8 @@ hl_newfs(const char *const *paths, int npaths, const struct hl_newfs_opts *o,
 		}
 		error = write_freemap(fds[i], &vh);
 		if (error != 0) {
-			hl__why(why, whylen, "%s: write free map: %s",
-			    paths[i], strerror(error));
+			hl__why(why, whylen, "%s: write free map: %s", paths[i],
+			    strerror(error));
 			goto out;
 		}
 		if (fsync(fds[i]) != 0) {

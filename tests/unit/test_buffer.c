@@ -67,8 +67,8 @@ make_fs(int nvol)
 	struct hl_newfs_opts o = {.vol_size = VOL_SIZE};
 	char why[256];
 
-	HT_CHECK(hl_newfs(paths, nvol, &o, why, sizeof(why)) == 0, "newfs: %s",
-	    why);
+	HT_CHECK(
+	    hl_newfs(paths, nvol, &o, why, sizeof(why)) == 0, "newfs: %s", why);
 }
 
 static struct hl_mount *
@@ -175,7 +175,8 @@ get_ok(struct hl_mount *m, uint64_t off, bool isnew)
 	int error = -1;
 
 	b = hl_get_buffer(m, off, 0, isnew, &error);
-	HT_CHECK(b != NULL && error == 0, "get buffer %#llx: %d", U(off), error);
+	HT_CHECK(
+	    b != NULL && error == 0, "get buffer %#llx: %d", U(off), error);
 	HT_CHECK(hl_buffer_data(b) != NULL, "referenced buffer without memory");
 	return b;
 }
@@ -281,8 +282,7 @@ test_load_keep_hit(void)
 	HT_CHECK(hl_ref_buffer(b) == 0, "hl_ref_buffer 0->1");
 	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 	HT_CHECK(mst(m).buffer_hits == 2 && iost(io).reads == r0 + 1,
-	    "hl_ref_buffer 0->1 with memory: hits %llu",
-	    U(mst(m).buffer_hits));
+	    "hl_ref_buffer 0->1 with memory: hits %llu", U(mst(m).buffer_hits));
 	hl_rel_buffer(b);
 
 	check_at_rest(m);
@@ -360,11 +360,11 @@ test_bad_requests(void)
 	m = mount_with(1, io, 0, false); /* volume 0 only */
 	r0 = iost(io).reads;
 
-	get_fails(m, BOFF(0, 1), 512, EINVAL);	       /* bytes */
-	get_fails(m, BOFF(0, 1), BUFSZ / 2, EINVAL);   /* bytes */
-	get_fails(m, BOFF(0, 1), 2 * BUFSZ, EINVAL);   /* bytes */
-	get_fails(m, HL_OFF_MAKE(0, 0), 0, EINVAL);    /* header buffer */
-	get_fails(m, HL_OFF_MAKE(0, 100), 0, EINVAL);  /* inside it */
+	get_fails(m, BOFF(0, 1), 512, EINVAL);	      /* bytes */
+	get_fails(m, BOFF(0, 1), BUFSZ / 2, EINVAL);  /* bytes */
+	get_fails(m, BOFF(0, 1), 2 * BUFSZ, EINVAL);  /* bytes */
+	get_fails(m, HL_OFF_MAKE(0, 0), 0, EINVAL);   /* header buffer */
+	get_fails(m, HL_OFF_MAKE(0, 100), 0, EINVAL); /* inside it */
 	get_fails(m, HL_OFF_MAKE(0, BUFSZ - 1), 0, EINVAL);
 	get_fails(m, HL_OFF_MAKE(0, VOL_SIZE), 0, ERANGE); /* past the end */
 	get_fails(m, HL_OFF_MAKE(0, VOL_SIZE + 5 * BUFSZ + 7), 0, ERANGE);
@@ -373,9 +373,9 @@ test_bad_requests(void)
 	get_fails(m, (BOFF(0, 1) & ~HL_OFF_ZONE_MASK) | (1ULL << 60), 0,
 	    EINVAL); /* zone 1 */
 	get_fails(m, (BOFF(0, 1) & ~HL_OFF_ZONE_MASK) | (3ULL << 60), 0,
-	    EINVAL); /* zone 3 */
-	get_fails(m, 0, 0, EINVAL);			/* "none" */
-	get_fails(m, BOFF(1, 1), 0, ENOENT);		/* volume not mounted */
+	    EINVAL);			     /* zone 3 */
+	get_fails(m, 0, 0, EINVAL);	     /* "none" */
+	get_fails(m, BOFF(1, 1), 0, ENOENT); /* volume not mounted */
 	get_fails(m, BOFF(255, 1), 0, ENOENT);
 	/* The checks run before anything else: bad bytes beat bad zone. */
 	get_fails(m, 0, 512, EINVAL);
@@ -388,7 +388,8 @@ test_bad_requests(void)
 	HT_CHECK(iost(io).reads == r0, "a refused request must not read");
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("EINVAL (bytes, zone, header) / ERANGE / ENOENT, nothing cached");
+	passed(
+	    "EINVAL (bytes, zone, header) / ERANGE / ENOENT, nothing cached");
 }
 
 /*
@@ -479,8 +480,8 @@ test_all_pinned(void)
 	HT_CHECK(mst(m).pool_bytes == 4 * BUFSZ, "pool full");
 
 	b = hl_get_buffer(m, BOFF(0, 5), 0, false, &error);
-	HT_CHECK(b == NULL && error == ENOMEM, "5th get: %p %d", (void *)b,
-	    error);
+	HT_CHECK(
+	    b == NULL && error == ENOMEM, "5th get: %p %d", (void *)b, error);
 	st = mst(m);
 	HT_CHECK(st.reclaim_failures == 1 && st.buffers == 4 &&
 		     st.buffers_referenced == 4 && st.buffers_resident == 4 &&
@@ -492,8 +493,8 @@ test_all_pinned(void)
 	    U(st.buffers_resident), U(st.pool_bytes), U(st.buffer_destroys),
 	    U(st.reclaims), U(st.buffer_loads));
 	/* Each of the 4 was skipped (referenced) on the second sweep. */
-	HT_CHECK(st.reclaim_deferred == 4, "deferred %llu",
-	    U(st.reclaim_deferred));
+	HT_CHECK(
+	    st.reclaim_deferred == 4, "deferred %llu", U(st.reclaim_deferred));
 	HT_CHECK(iost(io).reads - r0 == 4, "the refused get must not read");
 	for (int i = 0; i < 4; i++)
 		HT_UNIT_REFS(hl_buffer_lock(held[i]), 1);
@@ -581,16 +582,16 @@ test_modified_not_reclaimed(void)
 	/* Still there, without I/O, with its contents. */
 	a = get_ok(m, BOFF(0, 1), false);
 	HT_CHECK(iost(io).reads - r0 == 20, "modified buffer was reclaimed");
-	HT_CHECK(all_bytes(hl_buffer_data(a), 0x77, BUFSZ),
-	    "modified content lost");
+	HT_CHECK(
+	    all_bytes(hl_buffer_data(a), 0x77, BUFSZ), "modified content lost");
 	hl_rel_buffer(a);
 	check_at_rest(m);
 
 	/* Written: reclaimable again. */
 	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
 	HT_CHECK(mst(m).buffers_modified == 0 && iost(io).writes == 1,
-	    "after sync: modified %llu writes %llu",
-	    U(mst(m).buffers_modified), U(iost(io).writes));
+	    "after sync: modified %llu writes %llu", U(mst(m).buffers_modified),
+	    U(iost(io).writes));
 	churn(m, 2, 4);
 	st = mst(m);
 	HT_CHECK(st.buffers_resident == 2 && st.buffers == 2,
@@ -677,8 +678,8 @@ test_del_buffers(void)
 	check_at_rest(m);
 
 	/* Range checks. */
-	HT_CHECK(hl_del_buffers(m, BOFF(0, 1) & ~HL_OFF_ZONE_MASK, BUFSZ) ==
-		     EINVAL,
+	HT_CHECK(
+	    hl_del_buffers(m, BOFF(0, 1) & ~HL_OFF_ZONE_MASK, BUFSZ) == EINVAL,
 	    "zone 0");
 	HT_CHECK(hl_del_buffers(m, HL_OFF_MAKE(0, VOL_SIZE - BUFSZ),
 		     HL_OFF_SHORT_MASK) == EINVAL,
@@ -845,8 +846,8 @@ test_read_error(void)
 	r0 = iost(io).reads;
 	HT_CHECK(hl_io_fault_set(io, &cfg) == 0, "arm");
 	b = hl_get_buffer(m, BOFF(0, 4), 0, false, &error);
-	HT_CHECK(b == NULL && error == EIO, "read error: %p %d", (void *)b,
-	    error);
+	HT_CHECK(
+	    b == NULL && error == EIO, "read error: %p %d", (void *)b, error);
 	st = mst(m);
 	HT_CHECK(st.buffers == 0 && st.buffers_referenced == 0 &&
 		     st.buffers_resident == 0 && st.pool_bytes == 0 &&
@@ -877,8 +878,8 @@ test_read_error(void)
 
 		HT_CHECK(hl_io_fault_set(io, &c2) == 0, "arm ENXIO");
 		b = hl_get_buffer(m, BOFF(0, 9), 0, false, &error);
-		HT_CHECK(b == NULL && error == ENXIO, "backend errno: %d",
-		    error);
+		HT_CHECK(
+		    b == NULL && error == ENXIO, "backend errno: %d", error);
 		HT_CHECK(mst(m).buffers == 1 && mst(m).read_errors == 2,
 		    "buffers %llu", U(mst(m).buffers));
 	}
@@ -1228,8 +1229,8 @@ test_modified_during_writeback(void)
 	s = (struct syncer){.m = m, .error = -1};
 	ts = ht_unit_spawn(syncer_main, &s);
 	/* The write-back holds the buffer exclusive while it writes. */
-	HT_UNIT_WAIT(atomic_load(&hl_buffer_lock(b)->lockval) &
-			 HL_LOCKF_EXCLUSIVE,
+	HT_UNIT_WAIT(
+	    atomic_load(&hl_buffer_lock(b)->lockval) & HL_LOCKF_EXCLUSIVE,
 	    "the sync never locked the buffer");
 	w = (struct modifier){.b = b};
 	tw = ht_unit_spawn(modifier_main, &w);
@@ -1247,7 +1248,8 @@ test_modified_during_writeback(void)
 	chk = malloc(BUFSZ);
 	HT_CHECK(chk != NULL && (fd = open(p0, O_RDONLY)) >= 0, "open");
 	HT_CHECK(pread(fd, chk, BUFSZ, 9 * BUFSZ) == BUFSZ, "pread");
-	HT_CHECK(all_bytes(chk, 0x9A, BUFSZ), "the later modification is on disk");
+	HT_CHECK(
+	    all_bytes(chk, 0x9A, BUFSZ), "the later modification is on disk");
 	close(fd);
 	free(chk);
 	hl_io_destroy(io);
@@ -1278,10 +1280,10 @@ test_del_ioerror(void)
 	st = mst(m);
 	HT_CHECK(st.buffers == 0 && st.buffers_ioerror == 0 &&
 		     st.buffers_modified == 0 && st.pool_bytes == 0,
-	    "after del: buffers %llu ioerror %llu modified %llu",
-	    U(st.buffers), U(st.buffers_ioerror), U(st.buffers_modified));
-	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0 &&
-		     iost(io).writes == 1,
+	    "after del: buffers %llu ioerror %llu modified %llu", U(st.buffers),
+	    U(st.buffers_ioerror), U(st.buffers_modified));
+	HT_CHECK(
+	    hl_mount_sync(m, why, sizeof(why)) == 0 && iost(io).writes == 1,
 	    "nothing left to write");
 	unmount_clean(m);
 	hl_io_destroy(io);

@@ -563,8 +563,8 @@ test_check_sleeps_put_error(void)
 	hl_put_interlock(l, EIO);
 	ht_unit_join(td);
 	HT_CHECK(t.result == true, "put(EIO) must hand over the load");
-	HT_CHECK(t.word == (2 | RL | RK), "refs=0x%08x, expected 2|L|K",
-	    t.word);
+	HT_CHECK(
+	    t.word == (2 | RL | RK), "refs=0x%08x, expected 2|L|K", t.word);
 	HT_CHECK(t.own == t.self, "owner %#lx, expected the helper %#lx",
 	    (unsigned long)t.own, (unsigned long)t.self);
 	HT_CHECK(t.final == 2, "refs=0x%08x after its load", t.final);
@@ -937,18 +937,18 @@ static const struct fcase cases[] = {
 	"not DEAD", 0, false},
     {"hl_revive_interlock on a referenced word", c_revive_referenced,
 	"hl_revive_interlock", "not DEAD", 1, false},
-    {"hl_revive_interlock on 0|LOCKED", c_revive_locked,
-	"hl_revive_interlock", "not DEAD", RL, false},
+    {"hl_revive_interlock on 0|LOCKED", c_revive_locked, "hl_revive_interlock",
+	"not DEAD", RL, false},
     {"hl_revive_interlock twice", c_revive_twice, "hl_revive_interlock",
 	"not DEAD", 1 | RL | RK, false},
-    {"hl_kill_interlock on 0", c_kill_zero, "hl_kill_interlock", "not held",
-	0, false},
+    {"hl_kill_interlock on 0", c_kill_zero, "hl_kill_interlock", "not held", 0,
+	false},
     {"hl_kill_interlock on a referenced word", c_kill_referenced,
 	"hl_kill_interlock", "not held", 1, false},
-    {"hl_kill_interlock on DEAD", c_kill_dead, "hl_kill_interlock",
-	"not held", RD, false},
-    {"hl_check_interlock on 0|CHECK", c_check_zero_check,
-	"hl_check_interlock", "no reference", RK, false},
+    {"hl_kill_interlock on DEAD", c_kill_dead, "hl_kill_interlock", "not held",
+	RD, false},
+    {"hl_check_interlock on 0|CHECK", c_check_zero_check, "hl_check_interlock",
+	"no reference", RK, false},
     {"hl_check_interlock on own 0|LOCKED|CHECK", c_check_zero_locked_check,
 	"hl_check_interlock", "no reference", RL | RK, false},
     {"hl_check_interlock by the loader", c_check_self_wait,
@@ -998,8 +998,9 @@ run_case(const struct fcase *c)
 	    c->name, cap.func, c->func);
 	HT_CHECK(cap.l == l, "%s: reported lock %p, expected %p", c->name,
 	    (const void *)cap.l, (void *)l);
-	HT_CHECK(cap.refs == c->refs, "%s: reported refs=0x%08x, expected 0x%08x",
-	    c->name, cap.refs, c->refs);
+	HT_CHECK(cap.refs == c->refs,
+	    "%s: reported refs=0x%08x, expected 0x%08x", c->name, cap.refs,
+	    c->refs);
 	/* The misuse must not have changed the word. */
 	HT_UNIT_REFS(l, c->refs);
 	holder_stop();
@@ -1032,8 +1033,8 @@ struct robj {
 
 static struct robj robjs[RACE_NOBJ];
 static _Atomic bool race_stop;
-static _Atomic uint64_t st_live, st_refused, st_loads, st_unloads,
-    st_kills, st_kill_fail, st_norefs_fail, st_mismatch;
+static _Atomic uint64_t st_live, st_refused, st_loads, st_unloads, st_kills,
+    st_kill_fail, st_norefs_fail, st_mismatch;
 
 /*
  * The race's own looks at the words are relaxed, so that the test adds no
@@ -1064,8 +1065,8 @@ check_held(struct robj *o, const char *where)
 	uint32_t w = peek(o);
 
 	HT_CHECK((w & RD) == 0 && (w & HL_REFS_COUNT_MASK) >= 1,
-	    "%s %s: refs=0x%08x while holding a live reference", o->name,
-	    where, w);
+	    "%s %s: refs=0x%08x while holding a live reference", o->name, where,
+	    w);
 }
 
 static void *
@@ -1093,8 +1094,9 @@ race_lookup(void *arg)
 			 */
 			ht_spin_pause(&rs, 16, 8);
 			check_held(o, "unvalidated");
-			HT_CHECK(o->gen == g, "%s: gen changed %u -> %u under a "
-					      "reference",
+			HT_CHECK(o->gen == g,
+			    "%s: gen changed %u -> %u under a "
+			    "reference",
 			    o->name, g, o->gen);
 			bump(&st_mismatch);
 			if (ht_rand_below(&rs, 2) == 0) {
@@ -1110,23 +1112,23 @@ race_lookup(void *arg)
 			uint32_t w = peek(o);
 
 			HT_CHECK((w & (RD | RL | RK)) == (RL | RK) &&
-				(w & HL_REFS_COUNT_MASK) >= 1,
+				     (w & HL_REFS_COUNT_MASK) >= 1,
 			    "%s: refs=0x%08x after hl_check_interlock true",
 			    o->name, w);
-			HT_CHECK(peek_owner(o) == self(), "%s: owner",
-			    o->name);
+			HT_CHECK(peek_owner(o) == self(), "%s: owner", o->name);
 			o->payload = g * 2 + 1; /* load (idempotent) */
 			bump(&st_loads);
 			hl_ref_interlock_done(&o->lk);
 		}
 		check_held(o, "after hl_check_interlock");
 		HT_CHECK(o->payload == g * 2 + 1,
-		    "%s: payload %u, expected %u (gen %u)", o->name,
-		    o->payload, g * 2 + 1, g);
+		    "%s: payload %u, expected %u (gen %u)", o->name, o->payload,
+		    g * 2 + 1, g);
 		ht_spin_pause(&rs, 32, 8); /* use it */
 		check_held(o, "before release");
-		HT_CHECK(o->gen == g, "%s: gen changed %u -> %u under a "
-				      "reference",
+		HT_CHECK(o->gen == g,
+		    "%s: gen changed %u -> %u under a "
+		    "reference",
 		    o->name, g, o->gen);
 		HT_CHECK(o->payload == g * 2 + 1, "%s: payload %u, expected %u",
 		    o->name, o->payload, g * 2 + 1);
@@ -1186,7 +1188,9 @@ race_destroyer(void *arg)
 		o->gen++; /* recycled: a new identity */
 		/* Give the lookups a moment to bounce off the DEAD word. */
 		r0 = atomic_load_explicit(&st_refused, memory_order_relaxed);
-		for (int i = 0; i < 100 && atomic_load_explicit(&st_refused, memory_order_relaxed) == r0; i++)
+		for (int i = 0; i < 100 && atomic_load_explicit(&st_refused,
+					       memory_order_relaxed) == r0;
+		     i++)
 			sched_yield();
 		HT_CHECK(peek(o) == RD, "%s: refs=0x%08x before revive",
 		    o->name, peek(o));
@@ -1194,7 +1198,7 @@ race_destroyer(void *arg)
 		o->revives++;
 		w = peek(o);
 		HT_CHECK((w & (RD | RL | RK)) == (RL | RK) &&
-			(w & HL_REFS_COUNT_MASK) >= 1,
+			     (w & HL_REFS_COUNT_MASK) >= 1,
 		    "%s: refs=0x%08x after revive", o->name, w);
 		HT_CHECK(peek_owner(o) == self(), "%s: revive owner", o->name);
 		o->payload = o->gen * 2 + 1; /* construct */
@@ -1259,9 +1263,9 @@ test_race(uint64_t seed)
 	       "(DEAD), %llu loads, %llu unloads, %llu kills, %llu failed "
 	       "kills, %llu busy\n",
 	    (unsigned long long)st_live, (unsigned long long)st_mismatch,
-	    (unsigned long long)st_refused,
-	    (unsigned long long)st_loads, (unsigned long long)st_unloads,
-	    (unsigned long long)st_kills, (unsigned long long)st_kill_fail,
+	    (unsigned long long)st_refused, (unsigned long long)st_loads,
+	    (unsigned long long)st_unloads, (unsigned long long)st_kills,
+	    (unsigned long long)st_kill_fail,
 	    (unsigned long long)st_norefs_fail);
 	for (int i = 0; i < RACE_NOBJ; i++) {
 		struct robj *o = &robjs[i];

@@ -52,8 +52,8 @@ make_fs(void)
 	    .vol_size = VOL_SIZE, .buffer_size = BUFSZ, .node_size = NODESZ};
 	char why[256];
 
-	HT_CHECK(hl_newfs(paths, 1, &o, why, sizeof(why)) == 0, "newfs: %s",
-	    why);
+	HT_CHECK(
+	    hl_newfs(paths, 1, &o, why, sizeof(why)) == 0, "newfs: %s", why);
 }
 
 static struct hl_mount *
@@ -289,8 +289,8 @@ test_new_modify_reload(void)
 	HT_CHECK(reads_of(io) - r0 == 1, "no read from memory");
 	HT_CHECK(payload_is(hl_node_data(n), 0x6B, 200), "pattern kept");
 	st = mst(m);
-	HT_CHECK(st.crc_errors == 0 && st.node_loads == 2 &&
-		     st.buffer_hits == 1,
+	HT_CHECK(
+	    st.crc_errors == 0 && st.node_loads == 2 && st.buffer_hits == 1,
 	    "crc_errors %llu node_loads %llu hits %llu", U(st.crc_errors),
 	    U(st.node_loads), U(st.buffer_hits));
 	hl_rel_node(n);
@@ -325,7 +325,8 @@ test_new_modify_reload(void)
 	hl_rel_node(n);
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("isnew+modify, unload keeps the structure, reload, seal, reread");
+	passed(
+	    "isnew+modify, unload keeps the structure, reload, seal, reread");
 }
 
 /*
@@ -362,12 +363,11 @@ test_bad_crc(void)
 		     st.node_loads == 0 && reads_of(io) - r0 == 1,
 	    "after EIO: crc_errors %llu nodes_referenced %llu "
 	    "buffers_referenced %llu resident %llu node_loads %llu",
-	    U(st.crc_errors), U(st.nodes_referenced),
-	    U(st.buffers_referenced), U(st.buffers_resident),
-	    U(st.node_loads));
+	    U(st.crc_errors), U(st.nodes_referenced), U(st.buffers_referenced),
+	    U(st.buffers_resident), U(st.node_loads));
 	/* A failed node's idle structure goes at once (node_destroys). */
-	HT_CHECK(st.nodes == 0 && st.node_destroys == 1, "nodes %llu",
-	    U(st.nodes));
+	HT_CHECK(
+	    st.nodes == 0 && st.node_destroys == 1, "nodes %llu", U(st.nodes));
 
 	node_get_fails(&td, off, false, EDOM);
 	st = mst(m);
@@ -489,8 +489,8 @@ test_passive_cache(void)
 	memset(&c2, 0, sizeof(c2));
 	memset(&never, 0, sizeof(never));
 
-	HT_CHECK(hl_ref_node_safe(&t, &never, &error) == NULL &&
-		     error == ENOENT,
+	HT_CHECK(
+	    hl_ref_node_safe(&t, &never, &error) == NULL && error == ENOENT,
 	    "an empty cache: %d", error);
 
 	n = get_node_ok(&t, off, false);
@@ -498,15 +498,15 @@ test_passive_cache(void)
 	hl_cache_node(&c, n);
 	hl_cache_node(&c, n); /* again: no change */
 	hl_cache_node(&c2, n);
-	HT_CHECK(atomic_load(&c.node) == n && atomic_load(&c2.node) == n,
-	    "cached");
+	HT_CHECK(
+	    atomic_load(&c.node) == n && atomic_load(&c2.node) == n, "cached");
 	hl_rel_node(n);
 	HT_UNIT_REFS(hl_node_lock(n), 0);
 	HT_CHECK(atomic_load(&c.node) == n, "the cache holds no reference");
 
 	n2 = hl_ref_node_safe(&t, &c, &error);
-	HT_CHECK(n2 == n && error == 0, "ref_node_safe: %p %d", (void *)n2,
-	    error);
+	HT_CHECK(
+	    n2 == n && error == 0, "ref_node_safe: %p %d", (void *)n2, error);
 	HT_UNIT_REFS(hl_node_lock(n), 1);
 	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
 	HT_CHECK(hl_node_data(n) != NULL, "loaded");
@@ -582,13 +582,13 @@ test_delete_node(void)
 	    "not destroyed while referenced");
 	hl_rel_node(n);
 	st = mst(m);
-	HT_CHECK(st.nodes == 0 && st.node_destroys == 1 &&
-		     st.nodes_referenced == 0,
+	HT_CHECK(
+	    st.nodes == 0 && st.node_destroys == 1 && st.nodes_referenced == 0,
 	    "destroyed at last release: nodes %llu destroys %llu", U(st.nodes),
 	    U(st.node_destroys));
 	HT_UNIT_REFS(hl_buffer_lock(b), 0);
-	HT_CHECK(st.buffers == 1 && st.buffers_resident == 1,
-	    "the buffer stays");
+	HT_CHECK(
+	    st.buffers == 1 && st.buffers_resident == 1, "the buffer stays");
 
 	/* The offset can be referenced again: a new structure, no read. */
 	n2 = get_node_ok(&t, off, false);
@@ -756,8 +756,8 @@ test_bad_offsets(void)
 	node_get_fails(&t, HL_OFF_MAKE(0, VOL_SIZE), false, ERANGE);
 	node_get_fails(&t, HL_OFF_MAKE(1, BUFSZ), false, ENOENT);
 	st = mst(m);
-	HT_CHECK(st.nodes_referenced == 0 && st.buffers == 0 &&
-		     reads_of(io) == r0,
+	HT_CHECK(
+	    st.nodes_referenced == 0 && st.buffers == 0 && reads_of(io) == r0,
 	    "no reference, no buffer: nodes_referenced %llu buffers %llu",
 	    U(st.nodes_referenced), U(st.buffers));
 	/*
@@ -768,8 +768,8 @@ test_bad_offsets(void)
 	 * offset (a corrupt child pointer, say) costs one table object for
 	 * the life of the mount.
 	 */
-	printf("    node structures left by refused offsets: %llu\n",
-	    U(st.nodes));
+	printf(
+	    "    node structures left by refused offsets: %llu\n", U(st.nodes));
 	unmount_clean(m);
 	hl_io_destroy(io);
 	passed("node offsets: EINVAL (alignment, zone), buffer errors");
@@ -803,7 +803,8 @@ test_node_read_error(void)
 	    U(st.nodes_referenced), U(st.buffers), U(st.read_errors));
 	n = get_node_ok(&t, off, false);
 	HT_UNIT_REFS(hl_node_lock(n), 1);
-	HT_CHECK(reads_of(io) - r0 == 2 && payload_is(hl_node_data(n), 0x48, 10),
+	HT_CHECK(
+	    reads_of(io) - r0 == 2 && payload_is(hl_node_data(n), 0x48, 10),
 	    "the retry reads");
 	hl_rel_node(n);
 	HT_CHECK(mst(m).nodes == 1 && mst(m).node_loads == 1, "one structure");
@@ -917,8 +918,7 @@ test_threads(uint64_t seed)
 	    "reads %llu crc_errors %llu nodes %llu referenced %llu "
 	    "buffers_referenced %llu collisions %llu",
 	    U(reads_of(io) - r0), U(st.crc_errors), U(st.nodes),
-	    U(st.nodes_referenced), U(st.buffers_referenced),
-	    U(st.collisions));
+	    U(st.nodes_referenced), U(st.buffers_referenced), U(st.collisions));
 	for (int s = 0; s < 4; s++)
 		hl_uncache_node(&caches[s]);
 	unmount_clean(m);
@@ -928,11 +928,12 @@ test_threads(uint64_t seed)
 
 /*
  * SRC BUG (reported; fails until fixed): hl_del_buffers() on the space of
- * one node (a range smaller than its buffer): the buffer is only partly freed, so it and the other nodes'
- * modifications stay; but cache.h says the unreferenced nodes inside the
- * range are destroyed too, which clears their passive caches (otherwise
- * a stale cache resolves to whatever is allocated there next, as HAMMER's
- * hammer_del_buffers() -> hammer_flush_buffer_nodes() prevents).
+ * one node (a range smaller than its buffer): the buffer is only partly freed,
+ * so it and the other nodes' modifications stay; but cache.h says the
+ * unreferenced nodes inside the range are destroyed too, which clears their
+ * passive caches (otherwise a stale cache resolves to whatever is allocated
+ * there next, as HAMMER's hammer_del_buffers() -> hammer_flush_buffer_nodes()
+ * prevents).
  */
 static void
 test_del_node_range(void)
