@@ -35,7 +35,7 @@ test-quick: deps-test
 	JOBS=$(JOBS) tests/run_all.sh --quick
 
 model: deps-test
-	model/check.sh
+	model/check.sh && model/check_table.sh
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

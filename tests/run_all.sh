@@ -55,6 +55,7 @@ if [ $quick = 0 ]; then
 	step "tsan (parking)" build_and_test build/ci-tsan-parking \
 		-DHL_SANITIZE=thread -DHL_SLEEP=parking -DHL_BUILD_BENCH=OFF
 	step "spin model" model/check.sh
+	step "spin model: table lookup vs destroy" model/check_table.sh
 	step "fuzz (volume/node parsing, 60 s)" env FUZZ_BUILD=build/ci-fuzz \
 		tests/fuzz/run_fuzz.sh 60
 	step "man pages (mandoc -Tlint)" bash -c \
