@@ -264,6 +264,17 @@ HL_EXPORT bool hl_get_interlock(struct hl_lock *l);
 HL_EXPORT HL_MUST_CHECK bool hl_try_interlock_norefs(struct hl_lock *l);
 
 /*
+ * Drop the last reference and take the interlock, only if the word is
+ * exactly 1 (one reference, no interlock, no flags): 1 -> 0|LOCKED, true;
+ * otherwise false and nothing changes.  For a cache that keeps a
+ * reference of its own on a loaded object and drops it from a reclaimer,
+ * which must never block: the caller then unloads, as after
+ * hl_rel_interlock() returned true, and ends with hl_rel_interlock_done()
+ * (or destroys).  Acquire and release.  Never sleeps.
+ */
+HL_EXPORT HL_MUST_CHECK bool hl_try_rel_interlock(struct hl_lock *l);
+
+/*
  * Release an interlock taken by hl_get_interlock() or
  * hl_try_interlock_norefs(): clear LOCKED and WANTED; set CHECK if error
  * is non-zero and references remain (they must re-validate), clear it

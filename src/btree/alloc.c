@@ -200,8 +200,11 @@ hl__node_alloc(struct hl_btree *bt, struct hl_trans *t, unsigned type,
 	if (error)
 		return error;
 	n = hl_get_node(t, slot_off(bt, vol, slot), true, &error);
-	if (n == NULL)
-		return error; /* the bit stays set: lost until check repairs */
+	if (n == NULL) {
+		/* Never used: free the slot again (at the next sync). */
+		hl__node_free(bt, slot_off(bt, vol, slot));
+		return error;
+	}
 	if ((error = hl_modify_node(n)) == 0) {
 		void *d = hl_node_data(n);
 

@@ -373,182 +373,21 @@ bt_safe(struct hl_btree *bt, void *d, bool put)
 }
 
 /*
- * Set the parent field of the node at off, at level `level'.  A node on
- * the held path is already ours; one created by this operation (mine) is
- * reachable only through nodes we hold exclusive; any other is locked
- * (the caller holds nothing at or below that level).
+ * Everything an insert's splits will need, gathered before anything is
+ * changed, so that an allocation or read failure leaves the tree as it
+ * was: the new nodes (one per splitting level, leaf first, then a new
+ * root if the root splits) and, for each internal node that splits, a
+ * reference on each child that will move (loaded, so that fixing its
+ * parent field cannot fail on a read).
  */
-static int
-bt_set_parent_of(struct hl_btree *bt, struct hl_trans *t, uint64_t off,
-    uint64_t parent, int level, struct bt_path *p, bool mine)
-{
-	struct hl_node *c;
-	bool held = level < p->depth && level >= p->first &&
-		    hl_node_offset(p->n[level]) == off;
-	int error;
+struct bt_prep {
+	struct hl_node *fresh[BT_MAXDEPTH + 1];
+	int nfresh, used;
+	struct hl_node **kids[BT_MAXDEPTH]; /* by level */
+	unsigned nkids[BT_MAXDEPTH];
+};
 
-	if (held) {
-		c = p->n[level];
-	} else {
-		c = bt_get(bt, t, off, &error);
-		if (c == NULL)
-			return error;
-		if (!mine)
-			bt_lock(bt, hl_node_lock(c), level, true);
-	}
-	if ((error = hl_modify_node(c)) == 0) {
-		bt_set_parent(hl_node_data(c), parent);
-		hl_modify_node_done(c);
-	}
-	if (held)
-		return error;
-	if (!mine)
-		bt_unlock(bt, hl_node_lock(c), level);
-	hl_rel_node(c);
-	return error;
-}
-
-/*
- * Split full node p->n[k]: the upper half moves to a new node.  Returns
- * the new node (referenced, unlocked, not yet linked) and its separator.
- */
-static int
-bt_split(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
-    struct hl_node **rp, uint64_t *sepp)
-{
-	struct hl_node *l = p->n[k], *r;
-	void *ld = hl_node_data(l), *rd;
-	unsigned n = bt_count(ld), half = n / 2, type = bt_type(ld);
-	int error;
-
-	error = hl__node_alloc(bt, t, type, bt_parent(ld), &r);
-	if (error)
-		return error;
-	rd = hl_node_data(r);
-	if ((error = hl_modify_node(r)) != 0)
-		goto fail;
-	if ((error = hl_modify_node(l)) != 0) {
-		hl_modify_node_done(r);
-		goto fail;
-	}
-	memcpy(bt_elm(rd, 0), bt_elm(ld, half),
-	    (size_t)(n - half) * HL_BTREE_ELM_SIZE);
-	memset(bt_elm(ld, half), 0, (size_t)(n - half) * HL_BTREE_ELM_SIZE);
-	bt_set_count(rd, n - half);
-	bt_set_count(ld, half);
-	hl_modify_node_done(l);
-	hl_modify_node_done(r);
-	*sepp = bt_key(rd, 0);
-	bt_stat(&bt->st.splits);
-	if (type == HL_NODE_INTERNAL) {
-		for (unsigned i = 0; i < n - half && error == 0; i++)
-			error = bt_set_parent_of(bt, t,
-			    hl_le64_get(bt_elm(rd, i) + ELM_CHILD),
-			    hl_node_offset(r), k + 1, p, false);
-		if (error)
-			return error; /* r is linked by the caller anyway */
-	}
-	*rp = r;
-	return 0;
-fail:
-	hl_delete_node(r);
-	hl__node_free(bt, hl_node_offset(r));
-	hl_rel_node(r);
-	return error;
-}
-
-/* Insert into a node with room (ours: held, or created by us). */
-static int
-bt_insert_into(struct hl_node *node, uint64_t key, uint64_t v)
-{
-	void *d = hl_node_data(node);
-	unsigned i;
-	int error;
-
-	if ((error = hl_modify_node(node)) != 0)
-		return error;
-	i = bt_type(d) == HL_NODE_LEAF ? bt_search_leaf(d, key)
-				       : bt_search_internal(d, key) + 1;
-	bt_insert_elm(d, i, key, v);
-	hl_modify_node_done(node);
-	return 0;
-}
-
-/*
- * Insert (key, v) at level k of the held path (v: a value in a leaf; in
- * an internal node, the offset of a child this operation created),
- * splitting as needed up the path.
- */
-static int
-bt_insert_at(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
-    uint64_t key, uint64_t v)
-{
-	struct hl_node *node = p->n[k], *r, *nr, *tn;
-	void *d = hl_node_data(node);
-	bool internal = bt_type(d) == HL_NODE_INTERNAL;
-	uint64_t sep;
-	int error;
-
-	if (bt_count(d) < bt->maxelm) {
-		/* A new child was created with node as its parent. */
-		return bt_insert_into(node, key, v);
-	}
-	/*
-	 * Node k splits.  Everything below it is complete: release it, so
-	 * that the children that move can be locked in order.
-	 */
-	while (p->depth > k + 1) {
-		p->depth--;
-		bt_put(bt, p->n[p->depth], p->depth);
-	}
-	error = bt_split(bt, t, p, k, &r, &sep);
-	if (error)
-		return error;
-	tn = key >= sep ? r : node;
-	error = bt_insert_into(tn, key, v);
-	if (error == 0 && internal)
-		error = bt_set_parent_of(
-		    bt, t, v, hl_node_offset(tn), k + 1, p, true);
-	if (error == 0 && k > 0) {
-		/* Node k was not safe, so its parent is held. */
-		if (k <= p->first)
-			hl__fatal("hl_btree_put", hl_node_lock(node),
-			    "split node's parent is not held");
-		error = bt_insert_at(bt, t, p, k - 1, sep, hl_node_offset(r));
-	} else if (error == 0) {
-		/* The root split: the root lock is held exclusive. */
-		if (!p->rootlock)
-			hl__fatal("hl_btree_put", &bt->rootlock,
-			    "root split without the root lock");
-		error = hl__node_alloc(bt, t, HL_NODE_INTERNAL, 0, &nr);
-		if (error == 0) {
-			if ((error = hl_modify_node(nr)) == 0) {
-				void *nd = hl_node_data(nr);
-
-				bt_set_elm(
-				    nd, 0, bt_key(d, 0), hl_node_offset(node));
-				bt_set_elm(nd, 1, sep, hl_node_offset(r));
-				bt_set_count(nd, 2);
-				hl_modify_node_done(nr);
-			}
-			if (error == 0)
-				error = bt_set_parent_of(bt, t,
-				    hl_node_offset(node), hl_node_offset(nr), 0,
-				    p, false);
-			if (error == 0)
-				error =
-				    bt_set_parent_of(bt, t, hl_node_offset(r),
-					hl_node_offset(nr), 0, p, true);
-			if (error == 0)
-				hl_mount_set_root(bt->m, hl_node_offset(nr));
-			hl_rel_node(nr);
-		}
-	}
-	hl_rel_node(r);
-	return error;
-}
-
-/* Free a node that was unlinked from the tree (held: we unlock it). */
+/* Free a node that was unlinked from the tree (the caller unlocks it). */
 static void
 bt_drop_node(struct hl_btree *bt, struct hl_node *n)
 {
@@ -560,6 +399,196 @@ bt_drop_node(struct hl_btree *bt, struct hl_node *n)
 	hl_delete_node(n);
 	hl__node_free(bt, hl_node_offset(n));
 	bt_stat(&bt->st.removals);
+}
+
+static void
+prep_release(struct hl_btree *bt, struct bt_prep *pr)
+{
+	for (int i = 0; i < pr->nfresh; i++) {
+		if (i >= pr->used) /* never linked: give it back */
+			bt_drop_node(bt, pr->fresh[i]);
+		hl_rel_node(pr->fresh[i]);
+	}
+	for (int l = 0; l < BT_MAXDEPTH; l++) {
+		for (unsigned i = 0; i < pr->nkids[l]; i++)
+			hl_rel_node(pr->kids[l][i]);
+		free(pr->kids[l]);
+	}
+	memset(pr, 0, sizeof(*pr));
+}
+
+/*
+ * The leaf p->n[k] is full: prepare the splits from it up to the first
+ * node with room (held, as the descent kept every unsafe ancestor), or a
+ * new root.
+ */
+static int
+prep_splits(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
+    struct bt_prep *pr)
+{
+	int j = k, l, error = 0;
+
+	memset(pr, 0, sizeof(*pr));
+	while (j >= p->first && bt_count(hl_node_data(p->n[j])) >= bt->maxelm)
+		j--;
+	if (j < p->first && (p->first > 0 || !p->rootlock))
+		hl__fatal("hl_btree_put", hl_node_lock(p->n[p->first]),
+		    "full node's parent is not held");
+	for (l = k; l > j && error == 0; l--) {
+		void *d = hl_node_data(p->n[l]);
+
+		error = hl__node_alloc(
+		    bt, t, bt_type(d), bt_parent(d), &pr->fresh[pr->nfresh]);
+		if (error == 0)
+			pr->nfresh++;
+	}
+	if (error == 0 && j < 0) {
+		error = hl__node_alloc(
+		    bt, t, HL_NODE_INTERNAL, 0, &pr->fresh[pr->nfresh]);
+		if (error == 0)
+			pr->nfresh++;
+	}
+	for (l = k - 1; l > j && error == 0; l--) {
+		void *d = hl_node_data(p->n[l]);
+		unsigned n = bt_count(d), half = n / 2;
+
+		pr->kids[l] = calloc(n - half, sizeof(*pr->kids[l]));
+		if (pr->kids[l] == NULL) {
+			error = ENOMEM;
+			break;
+		}
+		for (unsigned i = half; i < n && error == 0; i++) {
+			struct hl_node *c = bt_get(bt, t,
+			    hl_le64_get(bt_elm(d, i) + ELM_CHILD), &error);
+
+			if (c != NULL)
+				pr->kids[l][pr->nkids[l]++] = c;
+		}
+	}
+	if (error)
+		prep_release(bt, pr);
+	return error;
+}
+
+/*
+ * Set the parent field of node c at level `level'.  held: c is on the
+ * held path; mine: c was created by this operation and is reachable only
+ * through nodes we hold exclusive; otherwise c is locked here (the caller
+ * holds nothing at or below that level).  Cannot fail: every node is
+ * referenced and loaded, and the mount is writable.
+ */
+static void
+bt_set_parent_of(struct hl_btree *bt, struct hl_node *c, uint64_t parent,
+    int level, bool lock)
+{
+	if (lock)
+		bt_lock(bt, hl_node_lock(c), level, true);
+	if (hl_modify_node(c) != 0)
+		hl__fatal("hl_btree_put", hl_node_lock(c),
+		    "cannot modify a node of a writable tree");
+	bt_set_parent(hl_node_data(c), parent);
+	hl_modify_node_done(c);
+	if (lock)
+		bt_unlock(bt, hl_node_lock(c), level);
+}
+
+/*
+ * Split full node p->n[k] into the next prepared node: the upper half
+ * moves.  Returns the new node (unlocked, not yet linked) and its
+ * separator.
+ */
+static struct hl_node *
+bt_split(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
+    uint64_t *sepp)
+{
+	struct hl_node *l = p->n[k], *r = pr->fresh[pr->used++];
+	void *ld = hl_node_data(l), *rd = hl_node_data(r);
+	unsigned n = bt_count(ld), half = n / 2;
+
+	if (hl_modify_node(r) != 0 || hl_modify_node(l) != 0)
+		hl__fatal("hl_btree_put", hl_node_lock(l),
+		    "cannot modify a node of a writable tree");
+	memcpy(bt_elm(rd, 0), bt_elm(ld, half),
+	    (size_t)(n - half) * HL_BTREE_ELM_SIZE);
+	memset(bt_elm(ld, half), 0, (size_t)(n - half) * HL_BTREE_ELM_SIZE);
+	bt_set_count(rd, n - half);
+	bt_set_count(ld, half);
+	hl_modify_node_done(l);
+	hl_modify_node_done(r);
+	*sepp = bt_key(rd, 0);
+	bt_stat(&bt->st.splits);
+	for (unsigned i = 0; i < pr->nkids[k]; i++)
+		bt_set_parent_of(
+		    bt, pr->kids[k][i], hl_node_offset(r), k + 1, true);
+	return r;
+}
+
+/* Insert into a node with room (ours: held, or created by us). */
+static void
+bt_insert_into(struct hl_node *node, uint64_t key, uint64_t v)
+{
+	void *d = hl_node_data(node);
+	unsigned i;
+
+	if (hl_modify_node(node) != 0)
+		hl__fatal("hl_btree_put", hl_node_lock(node),
+		    "cannot modify a node of a writable tree");
+	i = bt_type(d) == HL_NODE_LEAF ? bt_search_leaf(d, key)
+				       : bt_search_internal(d, key) + 1;
+	bt_insert_elm(d, i, key, v);
+	hl_modify_node_done(node);
+}
+
+/*
+ * Insert (key, v) at level k of the held path (v: a value in a leaf; in
+ * an internal node, vn, the node this operation created one level down),
+ * splitting up the path with the prepared nodes.  Cannot fail.
+ */
+static void
+bt_insert_at(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
+    uint64_t key, uint64_t v, struct hl_node *vn)
+{
+	struct hl_node *node = p->n[k], *r, *nr, *tn;
+	void *d = hl_node_data(node);
+	uint64_t sep;
+
+	if (bt_count(d) < bt->maxelm) {
+		/* vn was created with node as its parent. */
+		bt_insert_into(node, key, v);
+		return;
+	}
+	/*
+	 * Node k splits.  Everything below it is complete: release it, so
+	 * that the children that move can be locked in order.
+	 */
+	while (p->depth > k + 1) {
+		p->depth--;
+		bt_put(bt, p->n[p->depth], p->depth);
+	}
+	r = bt_split(bt, p, k, pr, &sep);
+	tn = key >= sep ? r : node;
+	bt_insert_into(tn, key, v);
+	if (vn != NULL)
+		bt_set_parent_of(bt, vn, hl_node_offset(tn), k + 1, false);
+	if (k > 0) {
+		bt_insert_at(bt, p, k - 1, pr, sep, hl_node_offset(r), r);
+		return;
+	}
+	/* The root split: the root lock is held exclusive. */
+	if (!p->rootlock)
+		hl__fatal("hl_btree_put", &bt->rootlock,
+		    "root split without the root lock");
+	nr = pr->fresh[pr->used++];
+	if (hl_modify_node(nr) != 0)
+		hl__fatal("hl_btree_put", hl_node_lock(nr),
+		    "cannot modify a node of a writable tree");
+	bt_set_elm(hl_node_data(nr), 0, bt_key(d, 0), hl_node_offset(node));
+	bt_set_elm(hl_node_data(nr), 1, sep, hl_node_offset(r));
+	bt_set_count(hl_node_data(nr), 2);
+	hl_modify_node_done(nr);
+	bt_set_parent_of(bt, node, hl_node_offset(nr), 0, false);
+	bt_set_parent_of(bt, r, hl_node_offset(nr), 0, false);
+	hl_mount_set_root(bt->m, hl_node_offset(nr));
 }
 
 /*
@@ -660,8 +689,16 @@ bt_write_pessimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 				hl_le64_put(bt_elm(d, i) + ELM_VALUE, val);
 				hl_modify_node_done(n);
 			}
+		} else if (put && bt_count(d) < bt->maxelm) {
+			bt_insert_into(n, key, val);
 		} else if (put) {
-			error = bt_insert_at(bt, t, &p, k, key, val);
+			struct bt_prep pr;
+
+			error = prep_splits(bt, t, &p, k, &pr);
+			if (error == 0) {
+				bt_insert_at(bt, &p, k, &pr, key, val, NULL);
+				prep_release(bt, &pr);
+			}
 		} else if (!found) {
 			error = ENOENT;
 		} else {

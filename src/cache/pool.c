@@ -16,9 +16,10 @@
  *
  * If two sweeps free nothing and some of what pins the pool is only
  * modified (no references), the reserving thread writes a batch of those
- * buffers back, without syncing (the next hl_mount_sync() fdatasyncs
- * their volumes), and sweeps again: a workload that modifies more than
- * the pool holds keeps going, as with a kernel's dirty-page flusher.
+ * buffers back and fdatasyncs their volumes before marking them clean,
+ * then sweeps again: a workload that modifies more than the pool holds
+ * keeps going, as with a kernel's dirty-page flusher, and what the pool
+ * drops is already on stable storage.
  * Such a buffer is written while holding its interlock at count 0, which
  * keeps modifiers out (they hold references) without waiting for anyone.
  * If nothing can be freed or written, everything is pinned: the
@@ -26,6 +27,8 @@
  * budget.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "cache_internal.h"
 
@@ -95,18 +98,35 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 
 #define POOL_WRITEBACK_BATCH 32u
 
+/* A failed write-back: the buffer stays modified, pinned by its error
+ * until a sync succeeds (0->1 is ours to take under the interlock). */
+static void
+pool_wb_failed(struct hl_buffer *b)
+{
+	if ((atomic_fetch_or_explicit(
+		 &b->flags, HL_BUF_IOERROR, memory_order_relaxed) &
+		HL_BUF_IOERROR) == 0)
+		hl_ref(&b->obj.lock);
+}
+
 /*
- * Write back up to a batch of modified, unreferenced buffers.  Returns
- * how many were written.  pool_mtx held.
+ * Write back up to a batch of modified, unreferenced buffers, then
+ * fdatasync their volumes, and only then mark them clean: a buffer the
+ * pool may reclaim next is on stable storage, so a later failure cannot
+ * lose it.  Each buffer is held by its interlock at count 0 from before
+ * its write until it is marked (lookups wait; modifiers need a
+ * reference).  Returns how many were cleaned.  pool_mtx held.
  */
 static uint32_t
 pool_writeback(struct hl_mount *m)
 {
-	uint32_t n = hl__tbl_nobjs(&m->buffers), done = 0, i;
+	struct hl_buffer *batch[POOL_WRITEBACK_BATCH];
+	uint32_t n = hl__tbl_nobjs(&m->buffers), nb = 0, done = 0, i;
+	bool synced[HL_MAX_VOLUMES], tried[HL_MAX_VOLUMES];
 
 	if (m->readonly)
 		return 0;
-	for (i = 0; i < n && done < POOL_WRITEBACK_BATCH; i++) {
+	for (i = 0; i < n && nb < POOL_WRITEBACK_BATCH; i++) {
 		struct hl_buffer *b = hl__obj_buffer(
 		    hl__tbl_obj(&m->buffers, (m->pool_hand + i) % n));
 		uint32_t f =
@@ -117,21 +137,49 @@ pool_writeback(struct hl_mount *m)
 		    !hl_try_interlock_norefs(&b->obj.lock))
 			continue;
 		f = atomic_load_explicit(&b->flags, memory_order_relaxed);
-		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) ==
-			HL_BUF_MODIFIED &&
-		    atomic_load_explicit(&b->data, memory_order_relaxed)) {
-			if (hl__buffer_write(m, b, NULL, 0) == 0) {
-				atomic_fetch_and_explicit(&b->flags,
-				    ~HL_BUF_MODIFIED, memory_order_relaxed);
-				hl__stat_add(&m->st.writebacks, 1);
-				done++;
-			} else {
-				/* Pinned by its error until a sync succeeds;
-				 * 0->1 is ours to take under the interlock. */
-				atomic_fetch_or_explicit(&b->flags,
-				    HL_BUF_IOERROR, memory_order_relaxed);
-				hl_ref(&b->obj.lock);
-			}
+		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) !=
+			HL_BUF_MODIFIED ||
+		    atomic_load_explicit(&b->data, memory_order_relaxed) ==
+			NULL) {
+			hl_put_interlock(&b->obj.lock, 0);
+			continue;
+		}
+		if (hl__buffer_write(m, b, NULL, 0) != 0) {
+			pool_wb_failed(b);
+			hl_put_interlock(&b->obj.lock, 0);
+			continue;
+		}
+		batch[nb++] = b;
+	}
+	memset(tried, 0, sizeof(tried));
+	for (i = 0; i < nb; i++) {
+		struct hl_volume *v = batch[i]->vol;
+		int e;
+
+		if (tried[v->vol_no])
+			continue;
+		tried[v->vol_no] = true;
+		hl__stat_add(&m->st.syncs, 1);
+		e = m->io->ops->sync(m->io, v->fd);
+		synced[v->vol_no] = e == 0;
+		if (e != 0) {
+			hl__stat_add(&m->st.write_errors, 1);
+			fprintf(stderr,
+			    "hammerlock: %s: fdatasync after write-back "
+			    "failed: %s\n",
+			    v->path, strerror(e));
+		}
+	}
+	for (i = 0; i < nb; i++) {
+		struct hl_buffer *b = batch[i];
+
+		if (synced[b->vol->vol_no]) {
+			atomic_fetch_and_explicit(
+			    &b->flags, ~HL_BUF_MODIFIED, memory_order_relaxed);
+			hl__stat_add(&m->st.writebacks, 1);
+			done++;
+		} else {
+			pool_wb_failed(b);
 		}
 		hl_put_interlock(&b->obj.lock, 0);
 	}

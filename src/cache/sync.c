@@ -195,17 +195,16 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 			continue;
 		hl__stat_add(&m->st.syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
-		if (e != 0) {
-			bad[i] = true;
-			hl__stat_add(&m->st.write_errors, 1);
-			fprintf(stderr,
-			    "hammerlock: %s: fdatasync failed: %s\n", v->path,
-			    strerror(e));
-			if (error == 0)
-				error = hl__cache_why(why, whylen, e,
-				    "%s: fdatasync failed: %s", v->path,
-				    strerror(e));
-		}
+		if (e == 0)
+			continue;
+		bad[i] = true;
+		atomic_store_explicit(&v->written, true, memory_order_relaxed);
+		hl__stat_add(&m->st.write_errors, 1);
+		fprintf(stderr, "hammerlock: %s: fdatasync failed: %s\n",
+		    v->path, strerror(e));
+		if (error == 0)
+			error = hl__cache_why(why, whylen, e,
+			    "%s: fdatasync failed: %s", v->path, strerror(e));
 	}
 	return error;
 }

@@ -417,6 +417,20 @@ hl_try_interlock_norefs(struct hl_lock *l)
 	return true;
 }
 
+bool
+hl_try_rel_interlock(struct hl_lock *l)
+{
+	uint32_t lv = 1;
+
+	if (refs_load(l, memory_order_relaxed) != 1)
+		return false;
+	if (!atomic_compare_exchange_strong_explicit(&l->refs, &lv,
+		HL_REFS_LOCKED, memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	rowner_set(l);
+	return true;
+}
+
 void
 hl_put_interlock(struct hl_lock *l, int error)
 {

@@ -6,7 +6,8 @@
  * (argv[0] is the subcommand's name) and returning the exit status:
  *
  *   HL_EXIT_OK        0  success, nothing damaged
- *   HL_EXIT_DAMAGED   1  the input is usable but damaged (check)
+ *   HL_EXIT_DAMAGED   1  the input is usable but damaged (check), or
+ *                        a check of the run failed (stress)
  *   HL_EXIT_UNUSABLE  2  unusable input (bad header, truncated volume,
  *                        mismatched mount id...), a usage error, or a
  *                        failure of the command itself
@@ -36,6 +37,20 @@ int hl_cli_newfs(int argc, char **argv);
 void hl_cli_newfs_usage(FILE *fp);
 int hl_cli_check(int argc, char **argv);
 void hl_cli_check_usage(FILE *fp);
+int hl_cli_stress(int argc, char **argv);
+void hl_cli_stress_usage(FILE *fp);
+int hl_cli_run(int argc, char **argv);
+void hl_cli_run_usage(FILE *fp);
+int hl_cli_put(int argc, char **argv);
+void hl_cli_put_usage(FILE *fp);
+int hl_cli_get(int argc, char **argv);
+void hl_cli_get_usage(FILE *fp);
+int hl_cli_del(int argc, char **argv);
+void hl_cli_del_usage(FILE *fp);
+int hl_cli_scan(int argc, char **argv);
+void hl_cli_scan_usage(FILE *fp);
+int hl_cli_stat(int argc, char **argv);
+void hl_cli_stat_usage(FILE *fp);
 
 /*
  * Parse a byte count: decimal or 0x hex, optionally followed by K, M, G or
@@ -43,6 +58,12 @@ void hl_cli_check_usage(FILE *fp);
  * EINVAL (not a number, unknown suffix) or ERANGE (overflow).
  */
 int hl_cli_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse a number: decimal or 0x hex, 0..UINT64_MAX, nothing after it
+ * (cmd_kv.c).  Returns 0, EINVAL or ERANGE.
+ */
+int hl_cli_parse_u64(const char *s, uint64_t *out);
 
 /* Print "hammerlock CMD: message" to stderr (printf format). */
 __attribute__((format(printf, 2, 3))) void hl_cli_err(

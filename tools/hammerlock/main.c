@@ -22,6 +22,23 @@ static const struct hl_cli_cmd cmds[] = {
     {"check", hl_cli_check,
 	"verify the volume headers and every node's CRC of a mount",
 	hl_cli_check_usage},
+    {"stress", hl_cli_stress,
+	"stress the object cache with many threads and check every read",
+	hl_cli_stress_usage},
+    {"run", hl_cli_run,
+	"load a B-tree and run YCSB workloads on it, checking every answer",
+	hl_cli_run_usage},
+    {"put", hl_cli_put, "insert or replace a key of a mount's B-tree",
+	hl_cli_put_usage},
+    {"get", hl_cli_get, "print the value of a key of a mount's B-tree",
+	hl_cli_get_usage},
+    {"del", hl_cli_del, "remove a key from a mount's B-tree",
+	hl_cli_del_usage},
+    {"scan", hl_cli_scan, "print the keys of a mount's B-tree in order",
+	hl_cli_scan_usage},
+    {"stat", hl_cli_stat,
+	"print the shape of a mount's B-tree and check its structure",
+	hl_cli_stat_usage},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -41,9 +58,10 @@ usage(FILE *fp)
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(fp, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(fp, "\n"
-		    "exit status: 0 success, 1 damaged nodes found (check), 2 "
-		    "unusable\n"
-		    "input, usage error or failure.\n");
+		    "exit status: 0 success, 1 damaged nodes found (check) or "
+		    "a failed\n"
+		    "check (stress), 2 unusable input, usage error or "
+		    "failure.\n");
 }
 
 static const struct hl_cli_cmd *

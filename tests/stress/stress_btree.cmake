@@ -1,0 +1,46 @@
+# Stress of the B+tree against a reference model (stress_btree.c): 16
+# oversubscribed threads mix gets, puts, deletes and scans over 20000 keys
+# through a 256 KiB pool (buffers are reclaimed all the time) while one
+# thread syncs; the end compares tree and model, runs hl_btree_check(),
+# unmounts (no leak) and compares again after a remount.  Wall-clock
+# bounded (--seconds) in every build, TSan included; a watchdog turns a
+# hang into an abort with every sleeper's lock words long before TIMEOUT.
+# stress_btree: 512-byte nodes (7 elements: deep trees, many splits).
+hl_test(NAME stress_btree SOURCES ${CMAKE_CURRENT_LIST_DIR}/stress_btree.c
+  ARGS --node-size 512 --seconds 6 --seed 11 LABELS stress TIMEOUT 300)
+# 4 KiB nodes (63 elements): wide, shallow, one node per buffer.
+add_test(NAME stress_btree_4k COMMAND stress_btree
+  --node-size 4096 --seconds 6 --seed 12)
+# Random read and write failures (500 ppm): a failed put or delete must
+# leave its key as it was and lose no other key; no hang, no leak.
+add_test(NAME stress_btree_faults COMMAND stress_btree
+  --node-size 512 --fail-ppm 500 --seconds 5 --seed 13)
+set_tests_properties(stress_btree_4k stress_btree_faults PROPERTIES
+  LABELS stress TIMEOUT 300)
+# A 2 MiB pool: buffers are still reclaimed all the time (the tree is
+# larger), but hl_mount_sync() pins fewer than the pool holds, so no get
+# meets ENOMEM.  This keeps the locking and scan checks apart from the
+# error paths of splits, which the 256 KiB cases reach through ENOMEM.
+add_test(NAME stress_btree_roomy COMMAND stress_btree
+  --node-size 512 --pool-kb 2048 --seconds 5 --seed 15)
+set_tests_properties(stress_btree_roomy PROPERTIES
+  LABELS stress TIMEOUT 300)
+# Debug builds (HL_DEBUG=ON) assert the tree's lock order on every node
+# lock: the same stress there shows that no thread waits for a node lock
+# while holding one at or below its level.  Registered only in such builds
+# (CI: the ASan+UBSan debug build), label "debug" too; the roomy pool, so
+# that it fails for lock order and nothing else.
+if(HL_DEBUG)
+  add_test(NAME stress_btree_lockorder COMMAND stress_btree
+    --node-size 512 --pool-kb 2048 --seconds 5 --seed 14)
+  set_tests_properties(stress_btree_lockorder PROPERTIES
+    LABELS "stress;debug" TIMEOUT 300
+    PASS_REGULAR_EXPRESSION "lock-order checks on.*stress_btree: 1 passed"
+    FAIL_REGULAR_EXPRESSION "FAIL|btree lock order")
+endif()
+# The seed's deadlock class through the B-tree's nodes (btree_deadlock.c):
+# a reader holding its root-to-leaf path shared, with exclusive writers
+# queued on every node, references the path again while each node must be
+# re-validated; it must load through the refs interlock and go on.
+hl_test(NAME btree_deadlock SOURCES ${CMAKE_CURRENT_LIST_DIR}/btree_deadlock.c
+  LABELS stress TIMEOUT 300)
