@@ -29,9 +29,10 @@
  *
  * A benchmark, not a test: it prints a markdown report on stdout and
  * progress on stderr, and exits 0; 2 on a usage error, 1 when it cannot
- * set up.  A read that misses, an operation error or keys left over at
- * the end are reported as BENCH-WARNING lines.  See bench/README.md,
- * section "bench_kv".
+ * set up or an engine fails (a failed call, a sync, an unmount that finds
+ * a leaked reference).  A read that misses, an operation error or keys
+ * left over at the end are reported as BENCH-WARNING lines.  See
+ * bench/README.md, section "bench_kv".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +40,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -104,6 +104,14 @@ struct slot {
 	uint64_t enomem, busy; /* cumulative */
 } __attribute__((aligned(128)));
 
+/* Cumulative counters of an engine's cache (0 where it has none). */
+struct eng_counts {
+	uint64_t loads;	     /* hammerlock: buffer loads; sqlite: misses */
+	uint64_t reclaims;   /* hammerlock: buffers the pool reclaimed */
+	uint64_t writebacks; /* hammerlock: modified buffers it wrote */
+	uint64_t syncs;	     /* hammerlock: fdatasync calls */
+};
+
 struct eng_ops {
 	int (*setup)(struct eng *e);
 	int (*memcase)(struct eng *e, int mem);
@@ -114,7 +122,7 @@ struct eng_ops {
 	int (*batch)(struct eng *e, const uint64_t *keys, size_t n, bool del);
 	int (*sync)(struct eng *e);
 	int (*count)(struct eng *e, uint64_t *np);
-	void (*stats)(struct eng *e, uint64_t *loads, uint64_t *reclaims);
+	void (*stats)(struct eng *e, struct eng_counts *c);
 	void (*teardown)(struct eng *e);
 };
 
@@ -126,6 +134,7 @@ struct eng {
 	const struct eng_ops *ops;
 	struct bench *b;
 	struct slot slot[KV_MAXTHR];
+	bool loaded;
 	char info[256]; /* size and cache, for the report */
 
 	/* hammerlock */
@@ -133,7 +142,7 @@ struct eng {
 	const char *volp[2];
 	struct hl_mount *m;
 	struct hl_btree *bt;
-	uint64_t pool, tree_bytes, load_tree_bytes;
+	uint64_t pool, tree_bytes;
 
 	/* lmdb */
 	char lpath[PATH_MAX];
@@ -148,7 +157,7 @@ struct eng {
 
 /* One measurement. */
 struct sample {
-	double ops_s, cpu, loads_s, reclaims_s, sync_s;
+	double ops_s, cpu, loads_s, reclaims_s, wb_s, syncs_s, sync_s;
 	uint64_t ops, misses, errors, enomem, busy, inserted, insert_full;
 };
 
@@ -253,6 +262,12 @@ median(const double *v, int n, double *minp, double *maxp)
 	if (maxp != NULL)
 		*maxp = t[n - 1];
 	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+static uint64_t
+round_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
 }
 
 static uint64_t
@@ -403,9 +418,8 @@ hl_setup(struct eng *e)
 	per = nodes / 2 + 64;
 	per += per / ((HL_NODE_SIZE_DEFAULT - HL_NODE_HDR_SIZE) * 8) + 1;
 	o.vol_size =
-	    ((uint64_t)HL_BUFFER_SIZE_DEFAULT + per * HL_NODE_SIZE_DEFAULT +
-		HL_BUFFER_SIZE_DEFAULT - 1) /
-	    HL_BUFFER_SIZE_DEFAULT * HL_BUFFER_SIZE_DEFAULT;
+	    round_up(HL_BUFFER_SIZE_DEFAULT + per * HL_NODE_SIZE_DEFAULT,
+		HL_BUFFER_SIZE_DEFAULT);
 	if ((error = hl_newfs(e->volp, 2, &o, why, sizeof(why))) != 0) {
 		fprintf(stderr, "bench_kv: hl_newfs: %s\n", why);
 		return error;
@@ -418,7 +432,6 @@ hl_setup(struct eng *e)
 		return error;
 	if ((error = hl_sync(e)) != 0 || (error = hl_measure(e, &sh)) != 0)
 		return error;
-	e->load_tree_bytes = e->tree_bytes;
 	if (sh.keys != b->keys)
 		kv_warn(b,
 		    "hammerlock: %" PRIu64 " keys after the load, not %" PRIu64,
@@ -444,18 +457,18 @@ hl_memcase(struct eng *e, int mem)
 		if (pool < KV_POOL_FLOOR)
 			pool = KV_POOL_FLOOR;
 	}
-	pool = (pool + HL_BUFFER_SIZE_DEFAULT - 1) / HL_BUFFER_SIZE_DEFAULT *
-	       HL_BUFFER_SIZE_DEFAULT;
+	pool = round_up(pool, HL_BUFFER_SIZE_DEFAULT);
 	if ((error = hl_do_unmount(e)) != 0 ||
 	    (error = hl_do_mount(e, pool)) != 0)
 		return error;
 	snprintf(e->info, sizeof(e->info),
 	    "tree %.1f MiB (%" PRIu64 " internal + %" PRIu64
-	    " leaves of %u bytes, depth %" PRIu32 "; %.1f MiB after the "
-	    "load), pool %.2f MiB",
+	    " leaves of %u bytes, depth %" PRIu32 "), pool %.2f MiB%s",
 	    (double)e->tree_bytes / 1048576.0, sh.internal, sh.leaves,
-	    hl_mount_node_size(e->m), sh.depth,
-	    (double)e->load_tree_bytes / 1048576.0, (double)pool / 1048576.0);
+	    hl_mount_node_size(e->m), sh.depth, (double)pool / 1048576.0,
+	    mem == MEM_OUT && pool >= e->tree_bytes
+		? " (its 1 MiB floor holds the tree: not out of memory)"
+		: "");
 	return 0;
 }
 
@@ -564,13 +577,15 @@ hl_count(struct eng *e, uint64_t *np)
 }
 
 static void
-hl_stats(struct eng *e, uint64_t *loads, uint64_t *reclaims)
+hl_stats(struct eng *e, struct eng_counts *c)
 {
 	struct hl_mount_stats st;
 
 	hl_mount_stats(e->m, &st);
-	*loads = st.buffer_loads;
-	*reclaims = st.reclaims;
+	c->loads = st.buffer_loads;
+	c->reclaims = st.reclaims;
+	c->writebacks = st.writebacks;
+	c->syncs = st.syncs;
 }
 
 static void
@@ -795,10 +810,10 @@ lm_count(struct eng *e, uint64_t *np)
 }
 
 static void
-lm_stats(struct eng *e, uint64_t *loads, uint64_t *reclaims)
+lm_stats(struct eng *e, struct eng_counts *c)
 {
 	(void)e;
-	*loads = *reclaims = 0;
+	memset(c, 0, sizeof(*c));
 }
 
 static void
@@ -1101,17 +1116,17 @@ sq_count(struct eng *e, uint64_t *np)
 
 /* Page cache misses of all the connections (loads); no reclaim count. */
 static void
-sq_stats(struct eng *e, uint64_t *loads, uint64_t *reclaims)
+sq_stats(struct eng *e, struct eng_counts *c)
 {
 	int cur, hi;
 
-	*loads = *reclaims = 0;
+	memset(c, 0, sizeof(*c));
 	for (int i = 0; i < e->b->maxthr; i++) {
 		if (e->slot[i].db == NULL)
 			continue;
 		sqlite3_db_status(
 		    e->slot[i].db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 0);
-		*loads += (uint64_t)cur;
+		c->loads += (uint64_t)cur;
 	}
 }
 
@@ -1250,7 +1265,8 @@ measure(struct bench *b, struct eng *e, int xi, const struct ycsb_mix *mix,
 	struct worker w[KV_MAXTHR];
 	struct ycsb_gen g0;
 	pthread_barrier_t bar;
-	uint64_t l0, r0, l1, r1, enomem0 = 0, busy0 = 0, *ins = NULL;
+	struct eng_counts k0, k1;
+	uint64_t enomem0 = 0, busy0 = 0, *ins = NULL;
 	double t0, t1, c0, c1, s0;
 	size_t nins = 0;
 	int error = 0;
@@ -1277,7 +1293,7 @@ measure(struct bench *b, struct eng *e, int xi, const struct ycsb_mix *mix,
 			exit(1);
 		}
 	}
-	e->ops->stats(e, &l0, &r0);
+	e->ops->stats(e, &k0);
 	c0 = cpu_secs();
 	pthread_barrier_wait(&bar);
 	t0 = now();
@@ -1287,7 +1303,7 @@ measure(struct bench *b, struct eng *e, int xi, const struct ycsb_mix *mix,
 		pthread_join(w[i].tid, NULL);
 	t1 = now();
 	c1 = cpu_secs();
-	e->ops->stats(e, &l1, &r1);
+	e->ops->stats(e, &k1);
 	pthread_barrier_destroy(&bar);
 
 	for (int i = 0; i < nthr; i++) {
@@ -1303,8 +1319,10 @@ measure(struct bench *b, struct eng *e, int xi, const struct ycsb_mix *mix,
 	out->busy -= busy0;
 	out->ops_s = (double)out->ops / (t1 - t0);
 	out->cpu = (c1 - c0) / ((t1 - t0) * (double)b->ncpu);
-	out->loads_s = (double)(l1 - l0) / (t1 - t0);
-	out->reclaims_s = (double)(r1 - r0) / (t1 - t0);
+	out->loads_s = (double)(k1.loads - k0.loads) / (t1 - t0);
+	out->reclaims_s = (double)(k1.reclaims - k0.reclaims) / (t1 - t0);
+	out->wb_s = (double)(k1.writebacks - k0.writebacks) / (t1 - t0);
+	out->syncs_s = (double)(k1.syncs - k0.syncs) / (t1 - t0);
 
 	/* Untimed: delete what E inserted, sync. */
 	s0 = now();
@@ -1393,7 +1411,7 @@ fmt_ratio(char *buf, size_t len, struct bench *b, const struct cell *c, int ref)
 		snprintf(buf, len, "-");
 }
 
-enum { ST_OPS, ST_CPU, ST_LOADS, ST_RECLAIMS, ST_SYNC };
+enum { ST_OPS, ST_CPU, ST_LOADS, ST_RECLAIMS, ST_WB, ST_SYNCS, ST_SYNC };
 
 /* Median [min, max] of a statistic over the runs of a cell. */
 static double
@@ -1417,6 +1435,12 @@ cell_med(
 			break;
 		case ST_RECLAIMS:
 			v[run] = s->reclaims_s;
+			break;
+		case ST_WB:
+			v[run] = s->wb_s;
+			break;
+		case ST_SYNCS:
+			v[run] = s->syncs_s;
 			break;
 		default:
 			v[run] = s->sync_s;
@@ -1443,7 +1467,7 @@ each_cell(struct bench *b, void (*fn)(struct bench *, const struct cell *))
 static void
 table_row(struct bench *b, const struct cell *c)
 {
-	char r1[32], r2[32], ld[32], rc[32];
+	char r1[32], r2[32], ld[32], rc[32], sy[32];
 	double lo, hi, m;
 
 	m = cell_med(b, c, ST_OPS, &lo, &hi);
@@ -1451,17 +1475,21 @@ table_row(struct bench *b, const struct cell *c)
 	fmt_ratio(r2, sizeof(r2), b, c, 2);
 	snprintf(ld, sizeof(ld), "-");
 	snprintf(rc, sizeof(rc), "-");
+	snprintf(sy, sizeof(sy), "-");
 	if (c->ei == ENG_HL || c->ei == ENG_SQLITE)
 		snprintf(ld, sizeof(ld), "%.0f",
 		    cell_med(b, c, ST_LOADS, NULL, NULL));
-	if (c->ei == ENG_HL)
+	if (c->ei == ENG_HL) {
 		snprintf(rc, sizeof(rc), "%.0f",
 		    cell_med(b, c, ST_RECLAIMS, NULL, NULL));
+		snprintf(sy, sizeof(sy), "%.0f",
+		    cell_med(b, c, ST_SYNCS, NULL, NULL));
+	}
 	printf("| %s | %s | %d | %s | %.0f [%.0f-%.0f] | %.0f | %s | %s | "
-	       "%s | %s |\n",
+	       "%s | %s | %s |\n",
 	    mem_names[b->mem[c->mi]], b->mix[c->xi]->name, b->thr[c->ti],
 	    eng_names[c->ei], m, lo, hi,
-	    cell_med(b, c, ST_CPU, NULL, NULL) * 100, r1, r2, ld, rc);
+	    cell_med(b, c, ST_CPU, NULL, NULL) * 100, r1, r2, ld, rc, sy);
 }
 
 static void
@@ -1484,7 +1512,8 @@ raw_row(struct bench *b, const struct cell *c)
 	ratio(b, c, 2, &r2, NULL, NULL);
 	printf("BENCH_KV mem=%s mix=%s threads=%d engine=%s runs=%d "
 	       "ops_s=%.0f min=%.0f max=%.0f cpu=%.3f vs_lmdb=%.3f "
-	       "vs_sqlite=%.3f loads_s=%.0f reclaims_s=%.0f sync_s=%.3f "
+	       "vs_sqlite=%.3f loads_s=%.0f reclaims_s=%.0f writebacks_s=%.0f "
+	       "syncs_s=%.1f end_sync_s=%.3f "
 	       "enomem=%" PRIu64 " busy=%" PRIu64 " misses=%" PRIu64
 	       " errors=%" PRIu64 " insert_full=%" PRIu64 "\n",
 	    mem_names[b->mem[c->mi]], b->mix[c->xi]->name, b->thr[c->ti],
@@ -1492,6 +1521,8 @@ raw_row(struct bench *b, const struct cell *c)
 	    cell_med(b, c, ST_CPU, NULL, NULL), r1, r2,
 	    cell_med(b, c, ST_LOADS, NULL, NULL),
 	    cell_med(b, c, ST_RECLAIMS, NULL, NULL),
+	    cell_med(b, c, ST_WB, NULL, NULL),
+	    cell_med(b, c, ST_SYNCS, NULL, NULL),
 	    cell_med(b, c, ST_SYNC, NULL, NULL), enomem, busy, miss, err, full);
 	if (miss + err + full > 0)
 		kv_warn(b,
@@ -1573,8 +1604,9 @@ static void
 report(struct bench *b)
 {
 	printf("\n| memory | mix | threads | engine | ops/s median [min-max] | "
-	       "CPU %% | vs LMDB best | vs SQLite | loads/s | reclaims/s |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|\n");
+	       "CPU %% | vs LMDB best | vs SQLite | loads/s | reclaims/s | "
+	       "syncs/s |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
 	each_cell(b, table_row);
 	report_targets(b);
 	printf("\n```text\n");
@@ -1603,8 +1635,12 @@ write_data(struct bench *b)
 	    " keys, %d runs of %.1f s\n",
 	    b->keys, b->runs, b->secs);
 	for (c.mi = 0; c.mi < b->nmem; c.mi++) {
-		fprintf(fp, "%s\"%s\"", c.mi > 0 ? "\n\n" : "",
-		    mem_long[b->mem[c.mi]]);
+		/* The block's title: the memory case and the set-up. */
+		fprintf(fp,
+		    "%s\"%s: %" PRIu64 " keys, median of %d run%s of %.1f "
+		    "s\"",
+		    c.mi > 0 ? "\n\n" : "", mem_long[b->mem[c.mi]], b->keys,
+		    b->runs, b->runs > 1 ? "s" : "", b->secs);
 		for (int ei = 0; ei < KV_NENG; ei++)
 			fprintf(fp, " %s min max", eng_names[ei]);
 		fprintf(fp, "\n");
@@ -1644,13 +1680,59 @@ progress(struct bench *b, const char *what, const struct sample *s)
 	if (s->loads_s > 0 || s->reclaims_s > 0)
 		fprintf(stderr, " loads %.0f/s reclaims %.0f/s", s->loads_s,
 		    s->reclaims_s);
+	if (s->wb_s > 0 || s->syncs_s > 0)
+		fprintf(stderr, " writebacks %.0f/s fdatasyncs %.1f/s", s->wb_s,
+		    s->syncs_s);
 	if (s->misses + s->errors > 0)
 		fprintf(stderr, " MISSES %" PRIu64 " ERRORS %" PRIu64,
 		    s->misses, s->errors);
 	fprintf(stderr, "\n");
 }
 
-/* Set every engine up for a memory case, and warm it up (mix C). */
+/*
+ * Create and load an engine's store, removing the one it had first: each
+ * memory case starts from a freshly loaded store (E's inserts, deleted
+ * again, leave hammerlock's leaves split).
+ */
+static void
+init_engine(struct bench *b, struct eng *e, int id)
+{
+	static const struct eng_ops *const ops[KV_NENG] = {
+	    &hl_ops, &lm_ops, &lm_ops, &sq_ops};
+	static const unsigned lflags[KV_NENG] = {
+	    0, MDB_NOSYNC, MDB_WRITEMAP | MDB_NOSYNC, 0};
+
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	e->name = eng_names[id];
+	e->ops = ops[id];
+	e->lflags = lflags[id];
+	e->b = b;
+	for (int j = 0; j < KV_MAXTHR; j++)
+		e->slot[j].e = e;
+}
+
+static int
+load_engine(struct bench *b, struct eng *e)
+{
+	double t0 = now();
+	int error;
+
+	if (e->loaded) {
+		e->ops->teardown(e);
+		init_engine(b, e, e->id);
+	}
+	e->loaded = true;
+	if ((error = e->ops->setup(e)) != 0) {
+		fprintf(stderr, "bench_kv: %s: set-up failed\n", e->name);
+		return error;
+	}
+	fprintf(stderr, "[set-up] %s: %" PRIu64 " keys loaded in %.1f s\n",
+	    e->name, b->keys, now() - t0);
+	return 0;
+}
+
+/* Load every engine, set it up for a memory case, warm it up (mix C). */
 static int
 start_memcase(struct bench *b, int mem)
 {
@@ -1661,7 +1743,8 @@ start_memcase(struct bench *b, int mem)
 	for (int k = 0; k < b->neng; k++) {
 		struct eng *e = b->eng[k];
 
-		if ((error = e->ops->memcase(e, mem)) != 0)
+		if ((error = load_engine(b, e)) != 0 ||
+		    (error = e->ops->memcase(e, mem)) != 0)
 			return error;
 		printf("- %s, %s: %s\n", mem_long[mem], e->name, e->info);
 		fflush(stdout);
@@ -1715,8 +1798,10 @@ run_all(struct bench *b)
 	for (int mi = 0; mi < b->nmem; mi++) {
 		if ((error = start_memcase(b, b->mem[mi])) != 0)
 			return error;
-		for (int run = 0; run < b->runs; run++)
-			for (int xi = 0; xi < b->nmix; xi++)
+		/* Mix by mix (E, which changes the trees, last by
+		 * default), run by run, every thread count. */
+		for (int xi = 0; xi < b->nmix; xi++)
+			for (int run = 0; run < b->runs; run++)
 				for (int ti = 0; ti < b->nthr; ti++)
 					if ((error = run_cell(
 						 b, mi, xi, ti, run)) != 0)
@@ -1967,14 +2052,9 @@ on_signal(int sig)
 int
 main(int argc, char **argv)
 {
-	static const struct eng_ops *const eops[KV_NENG] = {
-	    &hl_ops, &lm_ops, &lm_ops, &sq_ops};
-	static const unsigned lflags[KV_NENG] = {
-	    0, MDB_NOSYNC, MDB_WRITEMAP | MDB_NOSYNC, 0};
 	struct bench *b;
 	struct sigaction sa;
 	const char *tmp;
-	double t0;
 	int rc = 1, error = 0;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -2024,33 +2104,18 @@ main(int argc, char **argv)
 	    sqlite3_libversion(), HL_VERSION_STRING);
 	fflush(stdout);
 
-	/* Set up the engines: create and load each store. */
+	/* The engines (start_memcase() loads them). */
 	b->neng = 0;
 	for (int i = 0; i < KV_NENG; i++) {
 		struct eng *e;
 
 		if (!b->use[i])
 			continue;
-		if ((e = calloc(1, sizeof(*e))) == NULL)
+		/* Its slots are aligned to 128 bytes: so is the engine. */
+		if (posix_memalign((void **)&e, 128, sizeof(*e)) != 0)
 			goto out;
-		e->id = i;
-		e->name = eng_names[i];
-		e->ops = eops[i];
-		e->lflags = lflags[i];
-		e->b = b;
-		for (int j = 0; j < KV_MAXTHR; j++)
-			e->slot[j].e = e;
+		init_engine(b, e, i);
 		b->eng[b->neng++] = e;
-		t0 = now();
-		if ((error = e->ops->setup(e)) != 0) {
-			fprintf(
-			    stderr, "bench_kv: %s: set-up failed\n", e->name);
-			goto out;
-		}
-		fprintf(stderr,
-		    "[set-up] %s: %" PRIu64 " keys loaded in "
-		    "%.1f s\n",
-		    e->name, b->keys, now() - t0);
 	}
 	fprintf(stderr,
 	    "[plan] %d measurements of %.1f s (+ set-up, syncs); "

@@ -28,11 +28,20 @@ do for [b = 1:nblocks] {
 }
 
 # The lowest min over all bars, to start the axis half a decade below.
-mn(a, b) = a != a ? b : b != b ? a : a < b ? a : b
+# An engine left out has NaN columns: valid() skips them, and only the
+# engines with data (eng[1..n]) are plotted.
 lo = 1e30
+array eng[neng]
+n = 0
 do for [e = 0:neng - 1] {
-	stats datafile using (mn(column(3 + 3 * e), 1e30)) nooutput
-	lo = mn(lo, STATS_min)
+	c = 3 + 3 * e
+	found = 0
+	stats datafile using ((valid(c) ? (found = 1, \
+	    lo = column(c) < lo ? column(c) : lo) : 0), 0) nooutput
+	if (found) {
+		n = n + 1
+		eng[n] = e
+	}
 }
 ymin = lo < 1e30 && lo > 0 ? 10 ** floor(log10(lo) - 0.5) : 1
 
@@ -60,8 +69,9 @@ set multiplot layout nblocks, 1 \
     title "bench\\_kv: hammerlock vs LMDB vs SQLite, median ops/s [min-max]"
 do for [b = 1:nblocks] {
 	set title panel[b]
-	plot for [e = 0:neng - 1] datafile index (b - 1) \
-	    using (column(2 + 3 * e)):(column(3 + 3 * e)):(column(4 + 3 * e)):xtic(1) \
-	    title columnhead(2 + 3 * e)
+	plot for [i = 1:n] datafile index (b - 1) \
+	    using (column(2 + 3 * eng[i])):(column(3 + 3 * eng[i])):\
+	    (column(4 + 3 * eng[i])):xtic(1) title columnhead(2 + 3 * eng[i]) \
+	    linecolor (eng[i] + 1)
 }
 unset multiplot

@@ -46,6 +46,10 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66
 
 step "plain (futex)" build_and_test build/ci-plain -DHL_SLEEP=futex
 step "benchmark smoke" build/ci-plain/bench/bench_refs --quick
+step "benchmark smoke (cache)" build/ci-plain/bench/bench_cache --quick
+if [ -x build/ci-plain/bench/bench_kv ]; then
+	step "benchmark smoke (kv)" build/ci-plain/bench/bench_kv --quick
+fi
 if [ $quick = 0 ]; then
 	step "plain (parking)" build_and_test build/ci-parking -DHL_SLEEP=parking
 	step "asan+ubsan, debug (futex)" build_and_test build/ci-asan \

@@ -57,7 +57,8 @@ struct hl_mount_stats {
 	uint64_t volume_load_errors; /* loads that failed */
 
 	uint64_t buffers;	     /* buffer structures in the table */
-	uint64_t buffers_referenced; /* ... with references */
+	uint64_t buffers_referenced; /* ... with references other than
+				      * their resident nodes' */
 	uint64_t buffers_resident;   /* ... with pool memory */
 	uint64_t buffers_modified;   /* ... modified, not yet written */
 	uint64_t buffers_ioerror;    /* ... whose last write failed */
@@ -74,7 +75,8 @@ struct hl_mount_stats {
 	uint64_t collisions;	     /* late collisions resolved */
 
 	uint64_t nodes;		   /* node structures in the table */
-	uint64_t nodes_referenced; /* ... with references */
+	uint64_t nodes_referenced; /* ... with users' references */
+	uint64_t nodes_resident;   /* ... loaded, held by the cache */
 	uint64_t node_loads;	   /* node loads (0->1, CHECK) */
 	uint64_t node_destroys;	   /* node structures destroyed */
 	uint64_t crc_errors;	   /* node loads refused for a bad CRC */

@@ -335,6 +335,8 @@ hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes)
 	/* Only buffers wholly inside the range: the rest of a partly
 	 * freed buffer is still somebody's data. */
 	for (off = (base + bs - 1) & ~(bs - 1); off + bs <= end; off += bs) {
+		/* Resident nodes hold the buffer: evict the idle ones. */
+		hl__flush_buffer_nodes(m, off, HL_FLUSH_TEARDOWN);
 		o = hl__tbl_find(
 		    &m->buffers, off, true, hl__buffer_release_obj);
 		if (o == NULL)
@@ -349,13 +351,12 @@ hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes)
 		}
 		buf_flag_set(hl__obj_buffer(o), HL_BUF_DELETE);
 		buf_flag_clear(hl__obj_buffer(o), HL_BUF_MODIFIED);
-		hl__flush_buffer_nodes(m, off);
 		hl_rel_buffer(hl__obj_buffer(o));
 	}
 	/* Idle nodes wholly inside the range, in partly freed buffers too:
 	 * a passive cache must not find whatever is allocated there next. */
 	for (off = (base + m->node_size - 1) & ~(uint64_t)(m->node_size - 1);
 	     off + m->node_size <= end; off += m->node_size)
-		hl__flush_node_at(m, off);
+		hl__flush_node_at(m, off, HL_FLUSH_TEARDOWN);
 	return ret;
 }

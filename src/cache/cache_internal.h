@@ -38,29 +38,34 @@ struct hl_buffer {
 	struct hl_obj obj; /* key: the buffer's offset */
 	struct hl_mount *mount;
 	struct hl_volume *vol;
-	void *_Atomic data;	  /* pool memory, or NULL */
-	_Atomic uint32_t flags;	  /* HL_BUF_* */
-	_Atomic uint64_t needcrc; /* node slots to seal before writing */
-	_Atomic uint64_t gen;	  /* mount-unique id of this memory's read */
-	_Atomic uint64_t modseq;  /* hl_modify_buffer() calls */
-	uint32_t close_noderefs;  /* unmount: references of leaked nodes */
+	void *_Atomic data;	   /* pool memory, or NULL */
+	_Atomic uint32_t flags;	   /* HL_BUF_* */
+	_Atomic uint64_t needcrc;  /* node slots to seal before writing */
+	_Atomic uint64_t gen;	   /* mount-unique id of this memory's read */
+	_Atomic uint64_t modseq;   /* hl_modify_buffer() calls */
+	uint32_t close_noderefs;   /* unmount: references of loaded nodes */
+	_Atomic uint32_t noderefs; /* references held by resident nodes */
 };
 
 /* Node flags. */
-#define HL_NODE_F_DELETED 0x01u /* destroy on last release */
-#define HL_NODE_F_FLUSH	  0x02u /* its buffer went away: destroy when idle */
+#define HL_NODE_F_DELETED  0x01u /* destroy on last release */
+#define HL_NODE_F_FLUSH	   0x02u /* its buffer went away: destroy when idle */
+#define HL_NODE_F_RESIDENT 0x04u /* loaded; the cache holds a reference */
 
 /*
- * A node.  Loaded (ondisk != NULL, holding a reference on `buffer')
- * while referenced; the structure stays in the table, unloaded, after its
- * last release, until its buffer is torn down or it is deleted.
+ * A node.  Loaded (ondisk != NULL, holding a reference on `buffer') from
+ * its first reference until its last.  Once loaded it is resident: the
+ * cache holds a reference of its own, so users' releases do not unload
+ * it; the pool drops that reference (hl_try_rel_interlock(), never
+ * blocking) when it reclaims the node's buffer, and that last release
+ * unloads the node.  An unloaded structure stays in the table until its
+ * buffer is torn down, it is deleted, or its load failed.
  */
 struct hl_node {
 	struct hl_obj obj; /* key: the node's offset */
 	struct hl_mount *mount;
 	struct hl_buffer *_Atomic buffer; /* referenced while loaded */
 	void *_Atomic ondisk;		  /* into buffer->data, or NULL */
-	_Atomic uint32_t flags;		  /* HL_NODE_F_* */
 	_Atomic uint64_t crc_gen;	  /* buffer gen its CRC passed at */
 	struct hl_node_cache *caches;	  /* under the mount's cache lock */
 };
@@ -155,8 +160,11 @@ HL_HIDDEN void hl__node_release_obj(struct hl_obj *o);
  * Destroy the idle node structures of a buffer that is going away,
  * without ever sleeping (it runs from the reclaimer).
  */
-HL_HIDDEN int hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff);
-HL_HIDDEN int hl__flush_node_at(struct hl_mount *m, uint64_t off);
+#define HL_FLUSH_TEARDOWN 0x1 /* space going away: mark nodes in use */
+#define HL_FLUSH_CLOCK	  0x2 /* pool victim: recently used nodes stay */
+HL_HIDDEN int hl__flush_buffer_nodes(
+    struct hl_mount *m, uint64_t boff, int how);
+HL_HIDDEN int hl__flush_node_at(struct hl_mount *m, uint64_t off, int how);
 
 /* Clear every passive cache of n. */
 HL_HIDDEN void hl__node_uncache_all(struct hl_node *n);

@@ -274,10 +274,15 @@ close_table(struct hl_mount *m, struct hl_table *t, bool buffers, char *why,
 				(*discarded)++;
 			hl__buffer_drop_data(b);
 		} else {
-			struct hl_buffer *nb = hl_node_buffer(hl__obj_node(o));
+			struct hl_node *nd = hl__obj_node(o);
+			struct hl_buffer *nb = hl_node_buffer(nd);
 
 			if (nb != NULL && count != 0)
 				nb->close_noderefs++;
+			/* The cache's own reference is not a leak. */
+			if (count != 0 &&
+			    (atomic_load(&nd->obj.flags) & HL_NODE_F_RESIDENT))
+				count--;
 			if (m->vols[HL_OFF_VOL(off)] != NULL)
 				path = m->vols[HL_OFF_VOL(off)]->path;
 		}
@@ -370,7 +375,9 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 		if (refs == HL_REFS_DEAD)
 			continue;
 		st->buffers++;
-		if (refs & HL_REFS_COUNT_MASK)
+		/* Not counting the resident nodes' references. */
+		if ((refs & HL_REFS_COUNT_MASK) >
+		    atomic_load_explicit(&b->noderefs, memory_order_relaxed))
 			st->buffers_referenced++;
 		if (atomic_load_explicit(&b->data, memory_order_relaxed))
 			st->buffers_resident++;
@@ -381,14 +388,20 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 	}
 	n = hl__tbl_nobjs(&m->nodes);
 	for (i = 0; i < n; i++) {
-		uint32_t refs =
-		    atomic_load_explicit(&hl__tbl_obj(&m->nodes, i)->lock.refs,
-			memory_order_relaxed);
+		struct hl_node *nd = hl__obj_node(hl__tbl_obj(&m->nodes, i));
+		uint32_t refs = atomic_load_explicit(
+		    &nd->obj.lock.refs, memory_order_relaxed);
+		uint32_t res = (atomic_load_explicit(
+				    &nd->obj.flags, memory_order_relaxed) &
+				   HL_NODE_F_RESIDENT)
+				   ? 1
+				   : 0;
 
 		if (refs == HL_REFS_DEAD)
 			continue;
 		st->nodes++;
-		if (refs & HL_REFS_COUNT_MASK)
+		st->nodes_resident += res;
+		if ((refs & HL_REFS_COUNT_MASK) > res)
 			st->nodes_referenced++;
 	}
 	st->pool_bytes =

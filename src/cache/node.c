@@ -26,7 +26,7 @@
 static inline uint32_t
 node_flags(const struct hl_node *n)
 {
-	return atomic_load_explicit(&n->flags, memory_order_relaxed);
+	return atomic_load_explicit(&n->obj.flags, memory_order_relaxed);
 }
 
 static inline void *
@@ -68,6 +68,46 @@ node_destroy(struct hl_node *n)
 }
 
 /*
+ * Unload: the node's pointers go; the buffer reference is the caller's to
+ * drop (after the node's interlock, or plainly from the reclaimer).
+ */
+static void
+node_unload(struct hl_node *n)
+{
+	struct hl_buffer *b =
+	    atomic_load_explicit(&n->buffer, memory_order_relaxed);
+
+	if (atomic_fetch_and_explicit(
+		&n->obj.flags, ~HL_NODE_F_RESIDENT, memory_order_relaxed) &
+	    HL_NODE_F_RESIDENT)
+		atomic_fetch_sub_explicit(
+		    &b->noderefs, 1, memory_order_relaxed);
+	atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
+	atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
+}
+
+static void node_dispose(struct hl_node *n, bool locked);
+
+/*
+ * Drop the cache's reference of a resident node if nobody else holds one
+ * (never sleeps), and dispose of it.  True if it was dropped.
+ */
+static bool
+node_try_evict(struct hl_node *n)
+{
+	if (!hl_try_rel_interlock(&n->obj.lock))
+		return false;
+	if ((node_flags(n) & HL_NODE_F_RESIDENT) == 0) {
+		/* That was a user's reference after all: put it back. */
+		hl_ref(&n->obj.lock);
+		hl_put_interlock(&n->obj.lock, 0);
+		return false;
+	}
+	node_dispose(n, false);
+	return true;
+}
+
+/*
  * The interlock is held (1->0, or the failure path with locked): unload,
  * then destroy or end the interlock.  Releases the buffer reference last,
  * outside the node's interlock.
@@ -80,8 +120,7 @@ node_dispose(struct hl_node *n, bool locked)
 
 	if (idle && node_ondisk(n) != NULL) {
 		b = atomic_load_explicit(&n->buffer, memory_order_relaxed);
-		atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
-		atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
+		node_unload(n);
 	}
 	if (idle && (node_ondisk(n) == NULL) &&
 	    ((node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) ||
@@ -98,6 +137,8 @@ hl_rel_node(struct hl_node *n)
 {
 	if (hl_rel_interlock(&n->obj.lock, false))
 		node_dispose(n, false);
+	else if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
+		(void)node_try_evict(n); /* the last user of a dying node */
 }
 
 void
@@ -136,7 +177,7 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 		return 0;
 	}
 	atomic_fetch_and_explicit(
-	    &n->flags, ~HL_NODE_F_FLUSH, memory_order_relaxed);
+	    &n->obj.flags, ~HL_NODE_F_FLUSH, memory_order_relaxed);
 	b = hl_get_buffer(m, off, 0, false, &error);
 	if (b == NULL)
 		goto fail;
@@ -150,7 +191,10 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 		    memory_order_relaxed);
 	} else if (atomic_load_explicit(&n->crc_gen, memory_order_relaxed) !=
 		   atomic_load_explicit(&b->gen, memory_order_relaxed)) {
+		/* Shared: a write-back (exclusive) may be sealing it. */
+		hl_lock_sh(&b->obj.lock);
 		error = hl_node_check(p, m->node_size, why, sizeof(why));
+		hl_unlock(&b->obj.lock);
 		if (error) {
 			hl__stat_add(&m->st.crc_errors, 1);
 			fprintf(stderr, "hammerlock: node %#llx (%s): %s\n",
@@ -166,13 +210,18 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 	atomic_store_explicit(&n->buffer, b, memory_order_relaxed);
 	atomic_store_explicit(&n->ondisk, p, memory_order_relaxed);
 	hl__stat_add(&m->st.node_loads, 1);
+	/* Resident: the cache's own reference keeps it loaded. */
+	atomic_fetch_or_explicit(
+	    &n->obj.flags, HL_NODE_F_RESIDENT, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->noderefs, 1, memory_order_relaxed);
+	hl_ref(&n->obj.lock);
 	hl_ref_interlock_done(&n->obj.lock);
 	return 0;
 fail:
 	/* Nobody needs the structure of a node that failed: if idle, it
 	 * goes (a bad offset must not pin a table object until unmount). */
 	atomic_fetch_or_explicit(
-	    &n->flags, HL_NODE_F_FLUSH, memory_order_relaxed);
+	    &n->obj.flags, HL_NODE_F_FLUSH, memory_order_relaxed);
 	if (hl_rel_interlock(&n->obj.lock, true))
 		node_dispose(n, true);
 	return error;
@@ -216,7 +265,7 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 		n->caches = NULL;
 		atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
 		atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
-		atomic_store_explicit(&n->flags, 0, memory_order_relaxed);
+		atomic_store_explicit(&n->obj.flags, 0, memory_order_relaxed);
 		atomic_store_explicit(&n->crc_gen, 0, memory_order_relaxed);
 		hl_revive_interlock(&fresh->lock);
 		o = hl__tbl_insert(&m->nodes, fresh, hl__node_release_obj);
@@ -238,6 +287,9 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 		*errorp = error;
 		return NULL;
 	}
+	/* The CLOCK bit lives in the object's first line, with refs. */
+	if (atomic_load_explicit(&n->obj.used, memory_order_relaxed) == 0)
+		atomic_store_explicit(&n->obj.used, 1, memory_order_relaxed);
 	*errorp = 0;
 	return n;
 }
@@ -393,7 +445,7 @@ void
 hl_delete_node(struct hl_node *n)
 {
 	atomic_fetch_or_explicit(
-	    &n->flags, HL_NODE_F_DELETED, memory_order_relaxed);
+	    &n->obj.flags, HL_NODE_F_DELETED, memory_order_relaxed);
 	hl__node_uncache_all(n);
 }
 
@@ -405,51 +457,76 @@ hl_delete_node(struct hl_node *n)
  * goes when it is next idle.  Returns the number left.
  */
 /*
- * Never sleeps: take the idle node at off, if any, without waiting,
- * check it is that node, destroy it.  A node with references is loading
- * or loaded: it is marked and goes when it is next idle.  Returns 1 for
- * such a busy node, else 0.
+ * Never sleeps: destroy the idle node at off, if any: an unreferenced
+ * structure is taken with hl_try_interlock_norefs(), a resident one whose
+ * only reference is the cache's with hl_try_rel_interlock() (then
+ * unloaded, its buffer reference dropped without blocking).  A node in
+ * use is left alone and counted (1); with HL_FLUSH_TEARDOWN it is also
+ * marked, to go at its last release.  With HL_FLUSH_CLOCK (the pool
+ * choosing a victim), a node referenced since the pool last looked gets
+ * a second chance (counted as in use).
  */
 int
-hl__flush_node_at(struct hl_mount *m, uint64_t off)
+hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 {
 	struct hl_obj *o = hl__tbl_peek(&m->nodes, off);
+	struct hl_buffer *b;
 	struct hl_node *n;
 
 	if (o == NULL)
 		return 0;
 	n = hl__obj_node(o);
-	if (!hl_try_interlock_norefs(&o->lock)) {
-		if (hl__obj_key(o) != off)
-			return 0;
-		atomic_fetch_or_explicit(
-		    &n->flags, HL_NODE_F_FLUSH, memory_order_relaxed);
+	if ((how & HL_FLUSH_CLOCK) &&
+	    atomic_load_explicit(&o->used, memory_order_relaxed)) {
+		atomic_store_explicit(&o->used, 0, memory_order_relaxed);
 		return 1;
 	}
-	if (hl__obj_key(o) != off ||
-	    !atomic_load_explicit(&o->linked, memory_order_relaxed) ||
-	    node_ondisk(n) != NULL) {
-		hl_put_interlock(&o->lock, 0);
+	if (hl_try_interlock_norefs(&o->lock)) {
+		if (hl__obj_key(o) != off ||
+		    !atomic_load_explicit(&o->linked, memory_order_relaxed) ||
+		    node_ondisk(n) != NULL) {
+			hl_put_interlock(&o->lock, 0);
+			return 0;
+		}
+		node_destroy(n);
 		return 0;
 	}
-	node_destroy(n);
-	return 0;
+	if (hl_try_rel_interlock(&o->lock)) {
+		if ((node_flags(n) & HL_NODE_F_RESIDENT) == 0 ||
+		    hl__obj_key(o) != off) {
+			/* A user's only reference: give it back. */
+			hl_ref(&o->lock);
+			hl_put_interlock(&o->lock, 0);
+			return 1;
+		}
+		b = atomic_load_explicit(&n->buffer, memory_order_relaxed);
+		node_unload(n);
+		hl_rel(&b->obj.lock); /* the buffer keeps its memory */
+		node_destroy(n);
+		return 0;
+	}
+	if ((how & HL_FLUSH_TEARDOWN) && hl__obj_key(o) == off)
+		atomic_fetch_or_explicit(
+		    &n->obj.flags, HL_NODE_F_FLUSH, memory_order_relaxed);
+	return 1;
 }
 
 /* The idle node structures of the buffer at boff go (never sleeps). */
 int
-hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff)
+hl__flush_buffer_nodes(struct hl_mount *m, uint64_t boff, int how)
 {
 	uint32_t slots = m->buffer_size / m->node_size, i;
 	int busy = 0;
 
 	for (i = 0; i < slots; i++)
-		busy += hl__flush_node_at(m, boff + (uint64_t)i * m->node_size);
+		busy += hl__flush_node_at(
+		    m, boff + (uint64_t)i * m->node_size, how);
 	return busy;
 }
 
 int
 hl_flush_buffer_nodes(struct hl_buffer *b)
 {
-	return hl__flush_buffer_nodes(b->mount, hl__obj_key(&b->obj));
+	return hl__flush_buffer_nodes(
+	    b->mount, hl__obj_key(&b->obj), HL_FLUSH_TEARDOWN);
 }

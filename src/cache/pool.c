@@ -14,7 +14,7 @@
  * never sleeps on an object: it may itself be a loader holding other
  * interlocks (NOTES.md item 8).
  *
- * If two sweeps free nothing and some of what pins the pool is only
+ * If three sweeps free nothing and some of what pins the pool is only
  * modified (no references), the reserving thread writes a batch of those
  * buffers back and fdatasyncs their volumes before marking them clean,
  * then sweeps again: a workload that modifies more than the pool holds
@@ -54,6 +54,32 @@ pool_try_reserve(struct hl_mount *m)
 }
 
 /*
+ * A buffer held only by its resident nodes' references (the cache's own)
+ * can be freed of them: evict those nodes, without blocking.  False if
+ * anyone else holds it, or a node is in use (or, with HL_FLUSH_CLOCK,
+ * was used since the pool last looked).  A modified buffer's nodes are
+ * left alone unless how says otherwise (write-back passes 0).
+ */
+static bool
+pool_unpin_nodes(struct hl_mount *m, struct hl_buffer *b, int how)
+{
+	uint32_t refs =
+	    atomic_load_explicit(&b->obj.lock.refs, memory_order_relaxed);
+	uint32_t count = refs & HL_REFS_COUNT_MASK;
+
+	if (count == 0)
+		return true;
+	if (refs != count ||
+	    count != atomic_load_explicit(&b->noderefs, memory_order_relaxed))
+		return false;
+	if ((how & HL_FLUSH_CLOCK) &&
+	    (atomic_load_explicit(&b->flags, memory_order_relaxed) &
+		(HL_BUF_MODIFIED | HL_BUF_IOERROR)))
+		return false; /* not a victim yet: write-back's business */
+	return hl__flush_buffer_nodes(m, hl__obj_key(&b->obj), how) == 0;
+}
+
+/*
  * Try to reclaim buffer b; the caller is the reclaimer.  True if its
  * memory was released.
  */
@@ -70,7 +96,8 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 		    &b->flags, ~HL_BUF_CLOCK, memory_order_relaxed);
 		return false;
 	}
-	if (!hl_try_interlock_norefs(&b->obj.lock)) {
+	if (!pool_unpin_nodes(m, b, HL_FLUSH_CLOCK) ||
+	    !hl_try_interlock_norefs(&b->obj.lock)) {
 		hl__stat_add(&m->st.reclaim_deferred, 1);
 		return false;
 	}
@@ -86,7 +113,7 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 	}
 	hl__buffer_drop_data(b);
 	hl__stat_add(&m->st.reclaims, 1);
-	hl__flush_buffer_nodes(m, hl__obj_key(&b->obj));
+	hl__flush_buffer_nodes(m, hl__obj_key(&b->obj), HL_FLUSH_TEARDOWN);
 	if (hl__tbl_kill(&m->buffers, &b->obj)) {
 		hl__stat_add(&m->st.buffer_destroys, 1);
 	} else {
@@ -96,7 +123,7 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 	return true;
 }
 
-#define POOL_WRITEBACK_BATCH 32u
+#define POOL_WRITEBACK_BATCH 128u /* buffers per fdatasync */
 
 /* A failed write-back: the buffer stays modified, pinned by its error
  * until a sync succeeds (0->1 is ours to take under the interlock). */
@@ -134,6 +161,7 @@ pool_writeback(struct hl_mount *m)
 
 		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) !=
 			HL_BUF_MODIFIED ||
+		    !pool_unpin_nodes(m, b, 0) ||
 		    !hl_try_interlock_norefs(&b->obj.lock))
 			continue;
 		f = atomic_load_explicit(&b->flags, memory_order_relaxed);
@@ -199,9 +227,11 @@ hl__pool_reserve(struct hl_mount *m)
 		if (pool_try_reserve(m))
 			break;
 		n = hl__tbl_nobjs(&m->buffers);
-		if (n != 0 && idle >= 2 * n && pool_writeback(m) != 0)
-			idle = n; /* written: one more sweep frees them */
-		if (n == 0 || idle >= 2 * n) {
+		/* Sweeps: the buffers' second chance, their resident
+		 * nodes' second chance, then the victims. */
+		if (n != 0 && idle >= 3 * n && pool_writeback(m) != 0)
+			idle = 2 * n; /* written: one more sweep frees them */
+		if (n == 0 || idle >= 3 * n) {
 			pthread_mutex_unlock(&m->pool_mtx);
 			hl__stat_add(&m->st.reclaim_failures, 1);
 			return ENOMEM;

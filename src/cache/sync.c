@@ -62,12 +62,12 @@ sync_seal(struct hl_mount *m, struct hl_buffer *b)
 	while (mask != 0) {
 		unsigned slot = (unsigned)__builtin_ctzll(mask);
 		uint8_t *node = data + (size_t)slot * m->node_size;
-		struct hl_node_header h;
 
 		mask &= mask - 1;
-		hl_node_hdr_decode(node, &h);
-		h.generation++;
-		hl_node_hdr_encode(node, &h);
+		/* Only the generation and the CRC change: readers of the
+		 * node (under its own lock) may be reading the rest. */
+		hl_le64_put(node + HL_NODE_OFF_GEN,
+		    hl_le64_get(node + HL_NODE_OFF_GEN) + 1);
 		hl_node_seal(node, m->node_size);
 	}
 }

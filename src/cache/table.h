@@ -46,6 +46,8 @@ struct hl_obj {
 	_Atomic uint64_t key;	      /* which offset this object is */
 	struct hl_obj *_Atomic hnext; /* chain link */
 	_Atomic bool linked;	      /* reachable from its chain */
+	_Atomic uint8_t used;	      /* hit since the pool looked (CLOCK) */
+	_Atomic uint32_t flags;	      /* the object type's flags */
 	struct hl_obj *fnext;	      /* free list (table alloc mutex) */
 };
 

@@ -281,7 +281,8 @@ sleepers_on_path(const struct path *p, const char *which)
 	return n;
 }
 
-/* --- setup ------------------------------------------------------------------ */
+/* --- setup ------------------------------------------------------------------
+ */
 
 static void
 mount_tree(void)
@@ -422,8 +423,8 @@ reader_main(void *arg)
 
 		hl_trans_init(&t, mnt);
 		n = hl_get_node(&t, R.p.off[i], false, &error);
-		HT_CHECK(n != NULL, "R's re-reference of level %d: %d", i,
-		    error);
+		HT_CHECK(
+		    n != NULL, "R's re-reference of level %d: %d", i, error);
 		if (n != R.p.n[i] || hl_node_data(n) != hl_node_data(R.p.n[i]))
 			R.same = false;
 		/* And shared again, with writers queued. */
@@ -469,15 +470,21 @@ scenario(uint64_t key, bool hold_leaf_interlock)
 
 	/* A raw exclusive waiter per path node. */
 	for (int i = 0; i < depth; i++) {
-		HT_CHECK(refs_of(hl_node_lock(p->n[i])) == 1 &&
+		uint32_t r = refs_of(hl_node_lock(p->n[i]));
+		uint32_t c = r & HL_REFS_COUNT_MASK;
+
+		/*
+		 * R's reference, and the cache's if the node is resident;
+		 * no interlock, no CHECK; R's shared hold only.
+		 */
+		HT_CHECK(r == c && c >= 1 && c <= 2 &&
 			     lockval_of(hl_node_lock(p->n[i])) == 1,
 		    "level %d before the writers: refs 0x%08x lockval 0x%08x",
-		    i, refs_of(hl_node_lock(p->n[i])),
-		    lockval_of(hl_node_lock(p->n[i])));
+		    i, r, lockval_of(hl_node_lock(p->n[i])));
 		hl_ref_node(p->n[i]); /* the writer's reference */
 		w[i].n = p->n[i];
-		HT_CHECK(pthread_create(&w[i].td, NULL, rawwriter_main,
-			     &w[i]) == 0,
+		HT_CHECK(
+		    pthread_create(&w[i].td, NULL, rawwriter_main, &w[i]) == 0,
 		    "spawn");
 		WAIT_FOR(STEP_SECS,
 		    sleepers_on(hl_node_lock(p->n[i]), "lockval") == 1,
@@ -501,11 +508,10 @@ scenario(uint64_t key, bool hold_leaf_interlock)
 	bw[0] = (struct btworker){.op = B_PUT, .key = newkey, .val = 77};
 	bw[1] = (struct btworker){.op = B_DEL, .key = delkey};
 	for (unsigned i = 0; i < nb; i++)
-		HT_CHECK(pthread_create(&bw[i].td, NULL, btworker_main,
-			     &bw[i]) == 0,
+		HT_CHECK(
+		    pthread_create(&bw[i].td, NULL, btworker_main, &bw[i]) == 0,
 		    "spawn");
-	WAIT_FOR(STEP_SECS,
-	    sleepers_on_path(p, "lockval") == depth + (int)nb,
+	WAIT_FOR(STEP_SECS, sleepers_on_path(p, "lockval") == depth + (int)nb,
 	    "the B-tree writers never queued on the path (%d sleepers on "
 	    "lockval)",
 	    sleepers_on_path(p, "lockval"));
@@ -529,8 +535,8 @@ scenario(uint64_t key, bool hold_leaf_interlock)
 		HT_CHECK((lv[i] & HL_LOCKF_EXCLUSIVE) == 0 &&
 			     (lv[i] & HL_LOCKF_WANTED) != 0 &&
 			     (lv[i] & HL_LOCKF_COUNT_MASK) >= 1,
-		    "level %d: lockval 0x%08x, expected shared with waiters",
-		    i, lv[i]);
+		    "level %d: lockval 0x%08x, expected shared with waiters", i,
+		    lv[i]);
 		invalidate(p->n[i]);
 		HT_CHECK((refs_of(l) & (HL_REFS_CHECK | HL_REFS_LOCKED)) ==
 			     HL_REFS_CHECK,
@@ -557,8 +563,10 @@ scenario(uint64_t key, bool hold_leaf_interlock)
 		HT_CHECK(atomic_load(&R.rstate) == R_REREF_IN,
 		    "R went past a held interlock");
 		lv1 = lockval_of(l);
-		HT_CHECK(lv1 == lv[leaf], "R's wait changed the leaf's lockval "
-		    "0x%08x -> 0x%08x", lv[leaf], lv1);
+		HT_CHECK(lv1 == lv[leaf],
+		    "R's wait changed the leaf's lockval "
+		    "0x%08x -> 0x%08x",
+		    lv[leaf], lv1);
 		/* Give it back failed: CHECK stays, R must load. */
 		hl_put_interlock(l, EIO);
 	}
@@ -612,15 +620,15 @@ scenario(uint64_t key, bool hold_leaf_interlock)
 	snprintf(what, sizeof(what),
 	    "%s, key %llu: R re-references a %d-level path it holds shared, "
 	    "%d raw + %u B-tree writers queued%s",
-	    hold_leaf_interlock ? "part 2" : "part 1", U(key), depth, depth,
-	    nb,
+	    hold_leaf_interlock ? "part 2" : "part 1", U(key), depth, depth, nb,
 	    hold_leaf_interlock ? ", the leaf's interlock held elsewhere" : "");
 	printf("  ok: %s\n", what);
 	fflush(stdout);
 	npassed++;
 }
 
-/* --- part 3 ------------------------------------------------------------------ */
+/* --- part 3 ------------------------------------------------------------------
+ */
 
 static atomic_bool stop;
 static atomic_ulong reader_rounds, reader_invals, writer_ops, syncs;
@@ -717,8 +725,8 @@ p3_writer(void *arg)
 			HT_CHECK(error == 0, "put: %d", error);
 		} else {
 			error = hl_btree_del(bt, mkey(slot));
-			HT_CHECK(error == 0 || error == ENOENT, "del: %d",
-			    error);
+			HT_CHECK(
+			    error == 0 || error == ENOENT, "del: %d", error);
 		}
 		atomic_fetch_add(&writer_ops, 1);
 	}
@@ -733,8 +741,8 @@ p3_syncer(void *arg)
 	(void)arg;
 	while (!atomic_load(&stop)) {
 		nap_us(20000);
-		HT_CHECK(hl_btree_sync(bt, why, sizeof(why)) == 0, "sync: %s",
-		    why);
+		HT_CHECK(
+		    hl_btree_sync(bt, why, sizeof(why)) == 0, "sync: %s", why);
 		atomic_fetch_add(&syncs, 1);
 	}
 	return NULL;
@@ -765,7 +773,8 @@ part3(void)
 	atomic_store(&stop, true);
 	for (int i = 0; i < n; i++)
 		pthread_join(td[i], NULL);
-	HT_CHECK(atomic_load(&reader_rounds) > 0 && atomic_load(&writer_ops) > 0,
+	HT_CHECK(
+	    atomic_load(&reader_rounds) > 0 && atomic_load(&writer_ops) > 0,
 	    "part 3 did nothing");
 	sync_and_check("after part 3");
 	snprintf(what, sizeof(what),
@@ -779,7 +788,8 @@ part3(void)
 	npassed++;
 }
 
-/* --- main -------------------------------------------------------------------- */
+/* --- main --------------------------------------------------------------------
+ */
 
 static void
 cleanup(void)
@@ -802,8 +812,8 @@ main(int argc, char **argv)
 	HT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	atexit(cleanup);
 	snprintf(p0, sizeof(p0), "%s/v0", dir);
-	HT_CHECK(hl_newfs(paths, 1, &o, why, sizeof(why)) == 0, "newfs: %s",
-	    why);
+	HT_CHECK(
+	    hl_newfs(paths, 1, &o, why, sizeof(why)) == 0, "newfs: %s", why);
 	ht_watchdog_start(240, dump_all);
 	mount_tree();
 	/* Every key, in random order: a tree 5 or 6 levels deep. */

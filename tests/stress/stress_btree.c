@@ -35,13 +35,14 @@
  *
  * A watchdog turns a hang into a failure: when a thread's operation has
  * been running for --hang seconds it prints every thread's operation,
- * every sleeper with its lock words (hl_dump_waiters) and aborts.
+ * every sleeper with its lock words (hl_dump_waiters) and exits 2.
  *
  * Options: --seed N (or HL_SEED), --seconds S (or HL_SECONDS, default 5),
  * --threads N (or HL_THREADS, default 16), --node-size 512|4096 (4 KiB
  * buffers either way), --pool-kb K (default 256), --keys N (default
  * 20000), --fail-ppm P (random read/write failures, default 0), --hang S
- * (default 60).
+ * (default 60), --inject-hang 1 (a thread keeps the root node locked:
+ * the watchdog must fire).
  */
 #include "harness.h"
 
@@ -76,6 +77,7 @@ static struct {
 	size_t keys;
 	uint32_t fail_ppm;
 	double hang;
+	bool inject_hang;
 } cfg;
 
 struct slot {
@@ -157,7 +159,7 @@ dump_state(FILE *fp)
 		int op = atomic_load(&ts[i].op);
 
 		fprintf(fp, "  thread %d (%s): %s", i,
-		    i < cfg.threads	 ? "worker"
+		    i < cfg.threads    ? "worker"
 		    : i == cfg.threads ? "sync"
 				       : "main",
 		    op_name[op]);
@@ -192,10 +194,14 @@ watchdog_main(void *arg)
 			dump_state(stderr);
 			fprintf(stderr, "WATCHDOG: sleepers and lock words:\n");
 			if (hl_dump_waiters(stderr) == 0)
-				fprintf(stderr, "  (none: a spin or a livelock)\n");
+				fprintf(
+				    stderr, "  (none: a spin or a livelock)\n");
 			fprintf(stderr, "FAIL: watchdog fired (hang)\n");
 			fflush(stderr);
-			abort();
+			/* Hung threads cannot be joined: leave at once. */
+			unlink(p0);
+			rmdir(dir);
+			_exit(2);
 		}
 		usleep(100000);
 	}
@@ -214,11 +220,16 @@ fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (seed %llu, node size %u, pool %llu KiB, "
+	fprintf(stderr,
+	    " (seed %llu, node size %u, pool %llu KiB, "
 	    "fail-ppm %u)\n",
 	    U(cfg.seed), cfg.node_size, U(cfg.pool_kb), cfg.fail_ppm);
 	fflush(stderr);
-	exit(1);
+	fflush(stdout);
+	/* Other threads still use the mount: no exit handlers. */
+	unlink(p0);
+	rmdir(dir);
+	_exit(1);
 }
 
 /* Errors an operation may return here besides its normal outcome. */
@@ -242,8 +253,8 @@ tolerated(int error, struct counts *c)
  * it (the mutex is still held).  Reads may fail too: try a few times.
  */
 static void
-verify_unchanged(size_t i, bool present, uint64_t val, const char *what,
-    int error)
+verify_unchanged(
+    size_t i, bool present, uint64_t val, const char *what, int error)
 {
 	uint64_t v = 0;
 	int e = EIO;
@@ -307,16 +318,15 @@ do_write(int t, size_t i, bool put, uint64_t nval, struct counts *c)
 	present = st & 1;
 	oval = atomic_load(&s->val);
 	atomic_store(&s->st, (seq + 1) << 1 | present);
-	error = put ? hl_btree_put(bt, mkey(i), nval)
-		    : hl_btree_del(bt, mkey(i));
+	error =
+	    put ? hl_btree_put(bt, mkey(i), nval) : hl_btree_del(bt, mkey(i));
 	if (error == 0 && put) {
 		atomic_store(&s->val, nval);
 		present = true;
 	} else if (error == 0 && present) {
 		present = false;
 	} else if (error == 0) {
-		fail("del %llu returned 0, but the key was absent",
-		    U(mkey(i)));
+		fail("del %llu returned 0, but the key was absent", U(mkey(i)));
 	} else if (error == ENOENT && !put && !present) {
 		c->del_absent++;
 	} else if (error == ENOENT && !put) {
@@ -414,8 +424,7 @@ do_scan(int t, size_t first, size_t w, size_t limit, uint64_t *rng,
 			     "(a get now gives %d %#llx)",
 			    U(from), nret, error, U(last), U(mkey(first + j)),
 			    present ? "present" : "absent",
-			    got[j] ? "was returned" : "was skipped", ge,
-			    U(gv));
+			    got[j] ? "was returned" : "was skipped", ge, U(gv));
 		}
 		if (got[j] && rval[j] != 0)
 			fail("scan from %llu: key %llu, untouched, returned "
@@ -509,7 +518,30 @@ sync_main(void *arg)
 	return NULL;
 }
 
-/* --- setup and the final comparison ---------------------------------------- */
+/*
+ * --inject-hang 1: a thread that takes the root node's lock exclusive and
+ * never lets go, as a lost unlock would.  The watchdog must catch it.
+ */
+static void *
+hang_main(void *arg)
+{
+	struct hl_trans t;
+	struct hl_node *n;
+	int error;
+
+	(void)arg;
+	usleep(300000);
+	hl_trans_init(&t, mnt);
+	n = hl_get_node(&t, hl_mount_root(mnt), false, &error);
+	HT_CHECK(n != NULL, "inject-hang: root: %d", error);
+	hl_lock_ex_ident(hl_node_lock(n), "injected hang");
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* --- setup and the final comparison ----------------------------------------
+ */
 
 static void
 mount_all(struct hl_io *io)
@@ -558,8 +590,8 @@ report_problem(void *arg, uint64_t off, const char *what)
 	uint64_t *n = arg;
 
 	if ((*n)++ < 20)
-		fprintf(stderr, "  hl_btree_check: node %#llx: %s\n", U(off),
-		    what);
+		fprintf(
+		    stderr, "  hl_btree_check: node %#llx: %s\n", U(off), what);
 }
 
 /* The tree holds exactly the model; no operation runs. */
@@ -578,6 +610,7 @@ compare_all(const char *when)
 		uint64_t want = atomic_load(&slots[j].val);
 
 		v = 0;
+		op_begin(nts - 1, OP_VERIFY, mkey(j)); /* a heartbeat */
 		error = hl_btree_get(bt, mkey(j), &v);
 		if (st & 1)
 			npresent++;
@@ -587,11 +620,12 @@ compare_all(const char *when)
 				    U(mkey(j)), U(want));
 		} else if (!(st & 1) && error == 0) {
 			if (extra++ < 10)
-				fprintf(stderr, "  extra: key %llu\n",
-				    U(mkey(j)));
+				fprintf(
+				    stderr, "  extra: key %llu\n", U(mkey(j)));
 		} else if ((st & 1) && (error != 0 || v != want)) {
 			if (wrong++ < 10)
-				fprintf(stderr, "  key %llu: %d %#llx, want "
+				fprintf(stderr,
+				    "  key %llu: %d %#llx, want "
 				    "%#llx\n",
 				    U(mkey(j)), error, U(v), U(want));
 		} else if (!(st & 1) && error != ENOENT) {
@@ -605,13 +639,13 @@ compare_all(const char *when)
 	HT_CHECK(hl_btree_cursor_open(bt, &cur) == 0, "cursor open");
 	for (error = hl_btree_first(cur, &k, &v); error == 0;
 	     error = hl_btree_next(cur, &k, &v)) {
+		op_begin(nts - 1, OP_VERIFY, k);
 		while (i < cfg.keys && !(atomic_load(&slots[i].st) & 1))
 			i++;
 		if (i == cfg.keys || k != mkey(i) ||
 		    v != atomic_load(&slots[i].val))
 			fail("%s: full scan gives %llu=%#llx, expected %llu",
-			    when, U(k), U(v),
-			    U(i < cfg.keys ? mkey(i) : 0));
+			    when, U(k), U(v), U(i < cfg.keys ? mkey(i) : 0));
 		i++;
 	}
 	hl_btree_cursor_close(cur);
@@ -621,10 +655,11 @@ compare_all(const char *when)
 		i++;
 	if (i != cfg.keys)
 		fail("%s: full scan ended before key %llu", when, U(mkey(i)));
+	op_begin(nts - 1, OP_VERIFY, 0);
 	error = hl_btree_check(bt, &sh, report_problem, &reported, &np);
 	if (error != 0 || np != 0)
-		fail("%s: hl_btree_check: error %d, %llu problems", when,
-		    error, U(np));
+		fail("%s: hl_btree_check: error %d, %llu problems", when, error,
+		    U(np));
 	if (sh.keys != npresent)
 		fail("%s: hl_btree_check counts %llu keys, the model %llu",
 		    when, U(sh.keys), U(npresent));
@@ -663,6 +698,8 @@ parse_args(int argc, char **argv)
 			cfg.fail_ppm = (uint32_t)atoi(v);
 		else if (strcmp(a, "--hang") == 0)
 			cfg.hang = atof(v);
+		else if (strcmp(a, "--inject-hang") == 0)
+			cfg.inject_hang = atoi(v) != 0;
 		else if (strcmp(a, "--seed") != 0)
 			continue;
 		i++;
@@ -703,17 +740,16 @@ main(int argc, char **argv)
 	rng = ht_rng_stream(cfg.seed, 9999);
 	printf("stress_btree: %d threads, %.1f s, %zu keys, node size %u, "
 	       "pool %llu KiB, fail-ppm %u, lock-order checks %s\n",
-	    cfg.threads, cfg.seconds, cfg.keys, cfg.node_size,
-	    U(cfg.pool_kb), cfg.fail_ppm,
-	    hl_debug_enabled() ? "on (HL_DEBUG)" : "off");
+	    cfg.threads, cfg.seconds, cfg.keys, cfg.node_size, U(cfg.pool_kb),
+	    cfg.fail_ppm, hl_debug_enabled() ? "on (HL_DEBUG)" : "off");
 	fflush(stdout);
 
 	strcpy(dir, "/tmp/hl-stbt-XXXXXX");
 	HT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	atexit(cleanup);
 	snprintf(p0, sizeof(p0), "%s/v0", dir);
-	HT_CHECK(hl_newfs(paths, 1, &no, why, sizeof(why)) == 0, "newfs: %s",
-	    why);
+	HT_CHECK(
+	    hl_newfs(paths, 1, &no, why, sizeof(why)) == 0, "newfs: %s", why);
 	slots = calloc(cfg.keys, sizeof(*slots));
 	HT_CHECK(slots != NULL, "out of memory");
 	for (size_t i = 0; i < cfg.keys; i++)
@@ -722,8 +758,8 @@ main(int argc, char **argv)
 	mount_all(fio);
 
 	nts = cfg.threads + 2;
-	HT_CHECK(pthread_create(&wd_td, NULL, watchdog_main, NULL) == 0,
-	    "watchdog");
+	HT_CHECK(
+	    pthread_create(&wd_td, NULL, watchdog_main, NULL) == 0, "watchdog");
 
 	/* Half the keys, in random order, before the threads start. */
 	op_begin(nts - 1, OP_VERIFY, 0);
@@ -733,6 +769,7 @@ main(int argc, char **argv)
 
 		if (atomic_load(&slots[j].st) & 1)
 			continue;
+		op_begin(nts - 1, OP_VERIFY, mkey(j)); /* a heartbeat */
 		HT_CHECK(hl_btree_put(bt, mkey(j), v) == 0, "fill");
 		atomic_store(&slots[j].val, v);
 		atomic_store(&slots[j].st, 1);
@@ -750,11 +787,18 @@ main(int argc, char **argv)
 	t0 = now_ns();
 	for (int i = 0; i < cfg.threads; i++) {
 		w[i].t = i;
-		HT_CHECK(pthread_create(&w[i].td, NULL, worker_main, &w[i]) == 0,
+		HT_CHECK(
+		    pthread_create(&w[i].td, NULL, worker_main, &w[i]) == 0,
 		    "pthread_create");
 	}
 	HT_CHECK(pthread_create(&sync_td, NULL, sync_main, &sc) == 0,
 	    "pthread_create");
+	if (cfg.inject_hang) {
+		pthread_t hang_td;
+
+		HT_CHECK(pthread_create(&hang_td, NULL, hang_main, NULL) == 0,
+		    "pthread_create");
+	}
 	while ((double)(now_ns() - t0) / 1e9 < cfg.seconds)
 		usleep(20000);
 	atomic_store(&stop, true);
@@ -793,8 +837,8 @@ main(int argc, char **argv)
 	       "upgrade EDEADLK, %llu allocs, %llu frees; pool: %llu "
 	       "reclaims, %llu writebacks, %llu refused gets\n",
 	    U(bs.splits), U(bs.removals), U(bs.restarts),
-	    U(bs.upgrade_deadlocks), U(bs.allocs), U(bs.frees),
-	    U(ms.reclaims), U(ms.writebacks), U(ms.reclaim_failures));
+	    U(bs.upgrade_deadlocks), U(bs.allocs), U(bs.frees), U(ms.reclaims),
+	    U(ms.writebacks), U(ms.reclaim_failures));
 	fflush(stdout);
 	HT_CHECK(bs.splits > 0 && bs.removals > 0 && tot.scan_checked > 0,
 	    "the run did too little to test anything");

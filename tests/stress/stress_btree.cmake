@@ -18,13 +18,23 @@ add_test(NAME stress_btree_faults COMMAND stress_btree
 set_tests_properties(stress_btree_4k stress_btree_faults PROPERTIES
   LABELS stress TIMEOUT 300)
 # A 2 MiB pool: buffers are still reclaimed all the time (the tree is
-# larger), but hl_mount_sync() pins fewer than the pool holds, so no get
-# meets ENOMEM.  This keeps the locking and scan checks apart from the
-# error paths of splits, which the 256 KiB cases reach through ENOMEM.
+# larger), but gets rarely if ever meet ENOMEM (everything pinned, by
+# references and by the buffers hl_mount_sync() holds until fdatasync).
+# This keeps the locking and scan checks mostly apart from the error
+# paths of splits, which the 256 KiB cases reach through ENOMEM.
 add_test(NAME stress_btree_roomy COMMAND stress_btree
   --node-size 512 --pool-kb 2048 --seconds 5 --seed 15)
 set_tests_properties(stress_btree_roomy PROPERTIES
   LABELS stress TIMEOUT 300)
+# The watchdog can see a hang: a thread takes the root node exclusive and
+# never unlocks; within --hang seconds the run must abort, naming the
+# stuck operations and the sleepers with their lock words.
+add_test(NAME stress_btree_detects_hang COMMAND stress_btree
+  --node-size 512 --seconds 60 --hang 3 --inject-hang 1 --seed 16)
+set_tests_properties(stress_btree_detects_hang PROPERTIES
+  LABELS stress TIMEOUT 120
+  PASS_REGULAR_EXPRESSION
+  "WATCHDOG: thread [0-9]+ stuck in [a-z]+.* on lockval of lock .*FAIL: watchdog fired")
 # Debug builds (HL_DEBUG=ON) assert the tree's lock order on every node
 # lock: the same stress there shows that no thread waits for a node lock
 # while holding one at or below its level.  Registered only in such builds

@@ -3,8 +3,8 @@
 # pool, checks every read against a shadow of the last write, balances
 # the statistics at the end, unmounts (no leak) and reads every node back
 # from a second mount.  Wall-clock bounded (--seconds); its watchdog turns
-# a hang into an abort long before TIMEOUT.  Exit 0 pass, 1 a failed
-# check, 2 a usage error.
+# a hang into a failure long before TIMEOUT.  Exit 0 pass, 1 a failed
+# check (or a hang), 2 a usage error.
 set(HL_STRESS_CLI $<TARGET_FILE:hammerlock_cli> stress)
 
 # 16 threads, 1 MiB pool (64 buffers) over 16 MiB of nodes.
@@ -12,16 +12,16 @@ add_test(NAME stress_cache COMMAND ${HL_STRESS_CLI}
   --threads 16 --seconds 5 --pool-mb 1 --seed 1)
 # The same with random read/write failures (--fail-rate is the probability
 # that one backend read or write call fails: 0.001 = 1000 ppm) and one
-# sync in 8 losing an fdatasync (after which the library may report, for
-# good, that buffers the pool wrote back may be lost: accepted).
+# fdatasync in 8 syncs failing.
 add_test(NAME stress_cache_faults COMMAND ${HL_STRESS_CLI}
   --threads 16 --seconds 5 --pool-mb 1 --fail-rate 0.001 --seed 2)
-# Read/write failures only: the final sync must then succeed outright.
+# Read/write failures only, on a smaller pool.
 add_test(NAME stress_cache_faults_rw COMMAND ${HL_STRESS_CLI}
   --threads 16 --seconds 4 --pool-mb 0.5 --fail-rate 0.002 --sync-faults 0
   --seed 6)
-# 32 threads on a 256 KiB pool (16 buffers): gets often find everything
-# pinned (ENOMEM) and the reclaimer runs all the time.
+# 32 threads on a 256 KiB pool (16 buffers), fewer than they can hold at
+# once: the reclaimer and the pool's write-back run all the time, and gets
+# may find everything pinned (ENOMEM, allowed).
 add_test(NAME stress_cache_small_pool COMMAND ${HL_STRESS_CLI}
   --threads 32 --seconds 5 --pool-mb 0.25 --seed 3)
 set_tests_properties(stress_cache stress_cache_faults stress_cache_faults_rw

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_node.c - B-tree nodes over buffers: load on 0->1 (a buffer
- * reference and, when the buffer memory was not verified yet, a CRC
- * check), unload on 1->0 (the buffer reference is dropped, the structure
- * stays), passive caches, deletion, teardown with the buffer, CRC
- * regeneration at write-back, and leaks at unmount.  Outcomes are exact:
- * node and buffer refs words, mount statistics, and the calls a counting
- * fault backend saw.
+ * test_node.c - B-tree nodes over buffers: load on the first reference (a
+ * buffer reference and, when the node was not verified against that
+ * buffer memory yet, a CRC check), after which the node is resident: the
+ * cache holds a reference of its own, so a user's release keeps it
+ * loaded (refs word 1, its buffer reference kept), until the pool
+ * reclaims its buffer, the buffer's space is deleted or its nodes are
+ * flushed, or the node is deleted; then it is evicted (unloaded, the
+ * buffer reference dropped) and its structure destroyed.  Also passive
+ * caches, CRC regeneration at write-back, and leaks at unmount.  Outcomes
+ * are exact: node and buffer refs words, mount statistics, and the calls
+ * a counting fault backend saw.
  *
  * Geometry: one 1 MiB volume, 16 KiB buffers, 4 KiB nodes (4 per buffer).
  *
@@ -205,8 +209,10 @@ node_get_fails(struct hl_trans *t, uint64_t off, bool isnew, int want)
 }
 
 /*
- * isnew + modify, release (unload, structure kept), get again from
- * memory, sync, and read it back after a remount.
+ * isnew + modify, release (the node stays resident: loaded, holding its
+ * buffer), get again (a plain reference: no load, no I/O), sync, evict
+ * it by deleting its (clean) buffer, reload it (read, CRC checked), and
+ * read it back after a remount.
  */
 static void
 test_new_modify_reload(void)
@@ -230,18 +236,21 @@ test_new_modify_reload(void)
 
 	n = get_node_ok(&t, off, true);
 	b = hl_node_buffer(n);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);   /* ours + the cache's */
 	HT_UNIT_REFS(hl_buffer_lock(b), 1); /* the node's reference */
 	HT_CHECK(reads_of(io) - r0 == 1, "the buffer is read (other nodes)");
 	HT_CHECK(hl_buffer_offset(b) == BOFF(1), "node's buffer %#llx",
 	    U(hl_buffer_offset(b)));
 	st = mst(m);
 	HT_CHECK(st.nodes == 1 && st.nodes_referenced == 1 &&
-		     st.node_loads == 1 && st.buffers_modified == 1 &&
+		     st.nodes_resident == 1 && st.node_loads == 1 &&
+		     st.buffers_modified == 1 && st.buffers_referenced == 0 &&
 		     st.crc_errors == 0,
-	    "isnew: nodes %llu referenced %llu loads %llu modified %llu",
-	    U(st.nodes), U(st.nodes_referenced), U(st.node_loads),
-	    U(st.buffers_modified));
+	    "isnew: nodes %llu referenced %llu resident %llu loads %llu "
+	    "modified %llu buffers_referenced %llu",
+	    U(st.nodes), U(st.nodes_referenced), U(st.nodes_resident),
+	    U(st.node_loads), U(st.buffers_modified),
+	    U(st.buffers_referenced));
 
 	/* Write a pattern. */
 	HT_CHECK(hl_modify_node(n) == 0, "modify node");
@@ -258,50 +267,81 @@ test_new_modify_reload(void)
 
 	/* hl_ref_node. */
 	hl_ref_node(n);
-	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_node_lock(n), 3);
 	HT_UNIT_REFS(hl_buffer_lock(b), 1); /* one per load, not per ref */
 	hl_rel_node(n);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
 
-	/* The last release unloads: buffer reference dropped, structure
-	 * kept. */
+	/* The users' last release keeps it resident: the cache's reference
+	 * and the buffer's stay, and it stays loaded. */
 	hl_rel_node(n);
-	HT_UNIT_REFS(hl_node_lock(n), 0);
-	HT_UNIT_REFS(hl_buffer_lock(b), 0);
-	HT_CHECK(hl_node_data(n) == NULL && hl_node_buffer(n) == NULL,
-	    "an unreferenced node must be unloaded");
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	HT_CHECK(hl_node_data(n) != NULL && hl_node_buffer(n) == b,
+	    "a resident node stays loaded");
 	st = mst(m);
 	HT_CHECK(st.nodes == 1 && st.nodes_referenced == 0 &&
-		     st.buffers_referenced == 0 && st.buffers_resident == 1 &&
-		     st.node_destroys == 0 && st.buffers_modified == 1,
-	    "after release: nodes %llu referenced %llu buffers_referenced %llu "
-	    "resident %llu destroys %llu modified %llu",
-	    U(st.nodes), U(st.nodes_referenced), U(st.buffers_referenced),
-	    U(st.buffers_resident), U(st.node_destroys),
-	    U(st.buffers_modified));
+		     st.nodes_resident == 1 && st.buffers_referenced == 0 &&
+		     st.buffers_resident == 1 && st.node_destroys == 0 &&
+		     st.buffers_modified == 1,
+	    "after release: nodes %llu referenced %llu resident %llu "
+	    "buffers_referenced %llu buffers_resident %llu destroys %llu "
+	    "modified %llu",
+	    U(st.nodes), U(st.nodes_referenced), U(st.nodes_resident),
+	    U(st.buffers_referenced), U(st.buffers_resident),
+	    U(st.node_destroys), U(st.buffers_modified));
 
-	/* Again, from memory: no read, no CRC check (not sealed yet). */
+	/* Again: a plain reference on the resident node (N->N+1): no load,
+	 * no buffer reference, no I/O, no CRC check (not sealed yet). */
 	n2 = get_node_ok(&t, off, false);
 	HT_CHECK(n2 == n, "the structure must be found again");
 	HT_CHECK(hl_node_buffer(n2) == b, "same buffer");
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
 	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 	HT_CHECK(reads_of(io) - r0 == 1, "no read from memory");
 	HT_CHECK(payload_is(hl_node_data(n), 0x6B, 200), "pattern kept");
 	st = mst(m);
 	HT_CHECK(
-	    st.crc_errors == 0 && st.node_loads == 2 && st.buffer_hits == 1,
+	    st.crc_errors == 0 && st.node_loads == 1 && st.buffer_hits == 0,
 	    "crc_errors %llu node_loads %llu hits %llu", U(st.crc_errors),
 	    U(st.node_loads), U(st.buffer_hits));
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
 
-	/* Write-back seals it. */
+	/* Write-back seals it; the resident node is not disturbed. */
 	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
 	HT_CHECK(writes_of(io) == 1 && mst(m).buffers_modified == 0,
 	    "one write: %llu", U(writes_of(io)));
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 	n = get_node_ok(&t, off, false);
+	HT_CHECK(n == n2 && mst(m).node_loads == 1, "still resident");
 	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, why, sizeof(why)) == 0,
 	    "sealed in memory too: %s", why);
+	hl_rel_node(n);
+
+	/* Deleting the buffer's space evicts the idle resident node (its
+	 * structure goes, with its buffer reference), then the buffer. */
+	HT_CHECK(hl_del_buffers(m, BOFF(1), BUFSZ) == 0, "del");
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 1 && st.buffers == 0 &&
+		     st.buffer_destroys == 1 && st.buffer_unloads == 1 &&
+		     st.buffers_resident == 0,
+	    "del evicts: nodes %llu resident %llu destroys %llu buffers %llu "
+	    "buffer_destroys %llu unloads %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys),
+	    U(st.buffers), U(st.buffer_destroys), U(st.buffer_unloads));
+	HT_CHECK(writes_of(io) == 1, "nothing more written");
+	/* Reloaded: read again, the sealed CRC checked. */
+	n = get_node_ok(&t, off, false);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
+	st = mst(m);
+	HT_CHECK(reads_of(io) - r0 == 2 && st.node_loads == 2 &&
+		     st.crc_errors == 0 && payload_is(hl_node_data(n), 0x6B, 200),
+	    "reload after eviction: reads %llu loads %llu crc_errors %llu",
+	    U(reads_of(io) - r0), U(st.node_loads), U(st.crc_errors));
 	hl_rel_node(n);
 	unmount_clean(m);
 
@@ -319,14 +359,15 @@ test_new_modify_reload(void)
 	hl_trans_init(&t, m);
 	r0 = reads_of(io);
 	n = get_node_ok(&t, off, false);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
 	HT_CHECK(reads_of(io) - r0 == 1, "one read");
 	HT_CHECK(payload_is(hl_node_data(n), 0x6B, 200), "content");
 	HT_CHECK(mst(m).crc_errors == 0, "CRC valid after remount");
 	hl_rel_node(n);
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed(
-	    "isnew+modify, unload keeps the structure, reload, seal, reread");
+	passed("isnew+modify, release keeps it resident, seal, del evicts, "
+	       "reload, reread");
 }
 
 /*
@@ -341,6 +382,7 @@ test_bad_crc(void)
 	struct hl_mount_stats st;
 	struct hl_trans t, td;
 	struct hl_node *n;
+	struct hl_buffer *b;
 	static uint8_t junk[NODESZ];
 	uint64_t r0, off = NOFF(2, 2);
 	char why[256];
@@ -366,8 +408,9 @@ test_bad_crc(void)
 	    U(st.crc_errors), U(st.nodes_referenced), U(st.buffers_referenced),
 	    U(st.buffers_resident), U(st.node_loads));
 	/* A failed node's idle structure goes at once (node_destroys). */
-	HT_CHECK(
-	    st.nodes == 0 && st.node_destroys == 1, "nodes %llu", U(st.nodes));
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 1,
+	    "nodes %llu", U(st.nodes));
 
 	node_get_fails(&td, off, false, EDOM);
 	st = mst(m);
@@ -378,23 +421,45 @@ test_bad_crc(void)
 	node_get_fails(&t, off, false, EIO);
 	HT_CHECK(mst(m).crc_errors == 3, "checked on every attempt");
 
-	/* Its neighbours (all zero) are fine. */
+	/* Its neighbours (all zero) are fine, and stay resident. */
 	n = get_node_ok(&t, NOFF(2, 1), false);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
-	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
+	b = hl_node_buffer(n);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.nodes_resident == 1 &&
+		     st.node_loads == 1 && st.buffers_referenced == 0,
+	    "neighbour: nodes %llu resident %llu loads %llu "
+	    "buffers_referenced %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_loads),
+	    U(st.buffers_referenced));
 
 	/* isnew overwrites it without a check, and sync makes it valid. */
 	n = get_node_ok(&t, off, true);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(b), 2); /* two resident nodes */
+	HT_CHECK(hl_node_buffer(n) == b, "same buffer");
 	HT_CHECK(mst(m).crc_errors == 3, "isnew does not check");
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	st = mst(m);
+	HT_CHECK(st.nodes == 2 && st.nodes_resident == 2 &&
+		     st.nodes_referenced == 0 && st.buffers_referenced == 0 &&
+		     reads_of(io) - r0 == 1,
+	    "nodes %llu resident %llu referenced %llu buffers_referenced %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.nodes_referenced),
+	    U(st.buffers_referenced));
 	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
 	unmount_clean(m);
 	m = mount_with(io, 0, false);
 	hl_trans_init(&t, m);
 	n = get_node_ok(&t, off, false);
-	HT_CHECK(mst(m).crc_errors == 0, "rewritten node is valid");
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_CHECK(mst(m).crc_errors == 0 && mst(m).node_loads == 1,
+	    "rewritten node is valid");
 	hl_rel_node(n);
 	unmount_clean(m);
 	hl_io_destroy(io);
@@ -402,12 +467,14 @@ test_bad_crc(void)
 }
 
 /*
- * The CRC is checked once per buffer read: once the memory was verified,
- * later loads from it do not check again.  Intended behaviour (node.c:
- * "checked when it is loaded from buffer memory it has not been checked
- * against since that memory was read"): shown here by corrupting the
- * verified memory and the disk copy, neither of which a reload notices,
- * until the memory is dropped and read again.
+ * The CRC is checked when a node is loaded, once per buffer read: a
+ * resident node is not loaded again, so later gets never check (shown by
+ * corrupting the verified memory and the disk copy, which 100 gets do not
+ * notice).  Once evicted, the node's structure is gone, and with it the
+ * record of that check: a new load from the same memory (kept by a
+ * buffer reference) checks again and finds the corruption.  Dropping the
+ * memory (hl_del_buffers) makes the next load read the disk copy and
+ * check it.
  */
 static void
 test_crc_once_per_read(void)
@@ -416,9 +483,12 @@ test_crc_once_per_read(void)
 	struct hl_mount *m;
 	struct hl_mount_stats st;
 	struct hl_trans t;
-	struct hl_node *n;
+	struct hl_node *n, *n0;
+	struct hl_buffer *b;
 	static uint8_t junk[NODESZ];
+	uint8_t *bad;
 	uint64_t r0, off = NOFF(3, 0);
+	int error;
 
 	make_fs();
 	put_valid_node(off, 0x21, 64, 7);
@@ -427,57 +497,106 @@ test_crc_once_per_read(void)
 	r0 = reads_of(io);
 
 	n = get_node_ok(&t, off, false);
+	n0 = n;
 	HT_CHECK(payload_is(hl_node_data(n), 0x21, 64), "content");
 	/* Corrupt the verified memory behind the cache's back. */
-	((uint8_t *)hl_node_data(n))[HL_NODE_HDR_SIZE + 3] ^= 0xFF;
+	bad = (uint8_t *)hl_node_data(n) + HL_NODE_HDR_SIZE + 3;
+	*bad ^= 0xFF;
 	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, NULL, 0) == EBADMSG,
 	    "memory now fails the CRC");
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1); /* resident */
 	/* And the disk copy. */
 	memset(junk, 0xD7, sizeof(junk));
 	pwrite_file(HL_OFF_SHORT(off), junk, NODESZ);
 
 	for (int i = 0; i < 100; i++) {
-		int error;
-
 		n = hl_get_node(&t, off, false, &error);
-		HT_CHECK(n != NULL && error == 0,
-		    "reload %d from verified memory must not check: %d", i,
-		    error);
-		HT_UNIT_REFS(hl_node_lock(n), 1);
+		HT_CHECK(n == n0 && error == 0,
+		    "get %d of a resident node must not check: %d", i, error);
+		HT_UNIT_REFS(hl_node_lock(n), 2);
 		hl_rel_node(n);
 	}
 	st = mst(m);
-	HT_CHECK(st.crc_errors == 0 && st.node_loads == 101 &&
-		     reads_of(io) - r0 == 1 && st.buffer_hits == 100,
-	    "crc_errors %llu node_loads %llu reads %llu hits %llu",
+	HT_CHECK(st.crc_errors == 0 && st.node_loads == 1 &&
+		     reads_of(io) - r0 == 1 && st.buffer_hits == 0 &&
+		     st.nodes_resident == 1,
+	    "crc_errors %llu node_loads %llu reads %llu hits %llu "
+	    "resident %llu",
 	    U(st.crc_errors), U(st.node_loads), U(reads_of(io) - r0),
-	    U(st.buffer_hits));
+	    U(st.buffer_hits), U(st.nodes_resident));
 
-	/* Drop the memory (not modified: nothing written): the next load
-	 * reads the disk copy and checks it. */
+	/* Evict the node, keeping the buffer memory (our reference). */
+	b = hl_get_buffer(m, BOFF(3), 0, false, &error);
+	HT_CHECK(b != NULL && b == hl_node_buffer(n0), "get buffer: %d", error);
+	HT_UNIT_REFS(hl_buffer_lock(b), 2); /* the node's + ours */
+	HT_CHECK(hl_flush_buffer_nodes(b) == 0, "the idle node goes");
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 1 && st.buffers_resident == 1,
+	    "evicted: nodes %llu resident %llu destroys %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys));
+	/* A new structure, loaded from the same memory: checked again. */
+	node_get_fails(&t, off, false, EIO);
+	st = mst(m);
+	HT_CHECK(st.crc_errors == 1 && reads_of(io) - r0 == 1 &&
+		     st.node_loads == 1 && st.nodes == 0 &&
+		     st.node_destroys == 2,
+	    "reload from memory after eviction: crc_errors %llu reads %llu "
+	    "loads %llu nodes %llu destroys %llu",
+	    U(st.crc_errors), U(reads_of(io) - r0), U(st.node_loads),
+	    U(st.nodes), U(st.node_destroys));
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	/* Repair the memory: that load passes, and the node is resident. */
+	*bad ^= 0xFF;
+	n = get_node_ok(&t, off, false);
+	HT_CHECK(payload_is(hl_node_data(n), 0x21, 64), "repaired content");
+	HT_UNIT_REFS(hl_buffer_lock(b), 2);
+	hl_rel_node(n);
+	hl_rel_buffer(b);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	st = mst(m);
+	HT_CHECK(st.crc_errors == 1 && st.node_loads == 2 &&
+		     reads_of(io) - r0 == 1 && st.nodes_resident == 1,
+	    "crc_errors %llu node_loads %llu reads %llu resident %llu",
+	    U(st.crc_errors), U(st.node_loads), U(reads_of(io) - r0),
+	    U(st.nodes_resident));
+
+	/* Drop the memory (not modified: nothing written): the resident
+	 * node is evicted first; the next load reads the disk copy and
+	 * checks it. */
 	HT_CHECK(hl_del_buffers(m, BOFF(3), BUFSZ) == 0, "del");
 	st = mst(m);
-	HT_CHECK(st.nodes == 0 && st.node_destroys == 1 && st.buffers == 0,
-	    "del flushes the idle node: nodes %llu destroys %llu buffers %llu",
-	    U(st.nodes), U(st.node_destroys), U(st.buffers));
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 3 && st.buffers == 0,
+	    "del evicts the idle node: nodes %llu resident %llu destroys "
+	    "%llu buffers %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys),
+	    U(st.buffers));
 	HT_CHECK(writes_of(io) == 0, "nothing written");
 	node_get_fails(&t, off, false, EIO);
-	HT_CHECK(mst(m).crc_errors == 1 && reads_of(io) - r0 == 2,
+	HT_CHECK(mst(m).crc_errors == 2 && reads_of(io) - r0 == 2,
 	    "a new read is checked again");
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("the CRC is checked once per buffer read");
+	passed("the CRC is checked at load, never on a resident node's gets");
 }
 
-/* Passive caches: hl_cache_node, hl_ref_node_safe, hl_uncache_node. */
+/*
+ * Passive caches: hl_cache_node, hl_ref_node_safe (on a resident node: a
+ * plain reference, no load, no I/O), hl_uncache_node, hl_flush_node; and
+ * a buffer teardown that evicts the node clears its caches (ENOENT).
+ */
 static void
 test_passive_cache(void)
 {
 	struct hl_io *io = counting_io();
 	struct hl_mount *m;
+	struct hl_mount_stats st;
 	struct hl_trans t;
 	struct hl_node *n, *n2;
+	struct hl_buffer *b;
 	struct hl_node_cache c, c2, never;
 	uint64_t r0, off = NOFF(4, 3);
 	int error;
@@ -494,32 +613,35 @@ test_passive_cache(void)
 	    "an empty cache: %d", error);
 
 	n = get_node_ok(&t, off, false);
+	b = hl_node_buffer(n);
 	r0 = reads_of(io);
 	hl_cache_node(&c, n);
 	hl_cache_node(&c, n); /* again: no change */
 	hl_cache_node(&c2, n);
 	HT_CHECK(
 	    atomic_load(&c.node) == n && atomic_load(&c2.node) == n, "cached");
+	HT_UNIT_REFS(hl_node_lock(n), 2); /* the caches add none */
 	hl_rel_node(n);
-	HT_UNIT_REFS(hl_node_lock(n), 0);
+	HT_UNIT_REFS(hl_node_lock(n), 1); /* the cache's (resident) only */
 	HT_CHECK(atomic_load(&c.node) == n, "the cache holds no reference");
 
 	n2 = hl_ref_node_safe(&t, &c, &error);
 	HT_CHECK(
 	    n2 == n && error == 0, "ref_node_safe: %p %d", (void *)n2, error);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
-	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
-	HT_CHECK(hl_node_data(n) != NULL, "loaded");
-	HT_CHECK(reads_of(io) == r0, "memory still associated: no I/O");
-	HT_CHECK(mst(m).node_loads == 2 && mst(m).buffer_hits == 1,
-	    "loads %llu hits %llu", U(mst(m).node_loads),
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	HT_CHECK(hl_node_data(n) != NULL && hl_node_buffer(n) == b, "loaded");
+	HT_CHECK(reads_of(io) == r0, "resident: no I/O");
+	HT_CHECK(mst(m).node_loads == 1 && mst(m).buffer_hits == 0,
+	    "resident: no load: loads %llu hits %llu", U(mst(m).node_loads),
 	    U(mst(m).buffer_hits));
 	/* A second one while referenced: N->N+1. */
 	n2 = hl_ref_node_safe(&t, &c2, &error);
 	HT_CHECK(n2 == n && error == 0, "second ref_node_safe");
-	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_node_lock(n), 3);
 	hl_rel_node(n);
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
 
 	hl_uncache_node(&c);
 	HT_CHECK(atomic_load(&c.node) == NULL && c.next == NULL, "uncached");
@@ -534,15 +656,46 @@ test_passive_cache(void)
 	hl_flush_node(n);
 	HT_CHECK(atomic_load(&c.node) == NULL && atomic_load(&c2.node) == NULL,
 	    "flushed");
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
 	hl_rel_node(n);
-	HT_CHECK(mst(m).nodes == 1, "flush keeps the structure");
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.nodes_resident == 1 &&
+		     st.node_destroys == 0 && st.node_loads == 1,
+	    "flush keeps the node resident: nodes %llu resident %llu "
+	    "destroys %llu loads %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys),
+	    U(st.node_loads));
+
+	/* Buffer teardown evicts the idle resident node: its caches are
+	 * cleared, hl_ref_node_safe() finds nothing. */
+	n = get_node_ok(&t, off, false);
+	hl_cache_node(&c, n);
+	hl_cache_node(&c2, n);
+	hl_rel_node(n);
+	HT_CHECK(hl_del_buffers(m, BOFF(4), BUFSZ) == 0, "del");
+	HT_CHECK(atomic_load(&c.node) == NULL && atomic_load(&c2.node) == NULL,
+	    "eviction by teardown clears the caches");
+	HT_CHECK(hl_ref_node_safe(&t, &c, &error) == NULL && error == ENOENT,
+	    "evicted: %d", error);
+	st = mst(m);
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 1 && st.buffers == 0 &&
+		     reads_of(io) == r0 && st.node_loads == 1,
+	    "evicted: nodes %llu resident %llu destroys %llu buffers %llu "
+	    "loads %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys),
+	    U(st.buffers), U(st.node_loads));
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("passive cache: ref_node_safe without I/O; uncache -> ENOENT");
+	passed("passive cache: ref_node_safe without I/O; uncache or "
+	       "eviction -> ENOENT");
 }
 
-/* hl_delete_node: caches cleared at once, structure gone at last release. */
+/*
+ * hl_delete_node: caches cleared at once; the node stays while users
+ * hold it, and their last release evicts it (the cache's reference and
+ * the buffer's go) and destroys the structure.
+ */
 static void
 test_delete_node(void)
 {
@@ -568,7 +721,8 @@ test_delete_node(void)
 	hl_cache_node(&c1, n);
 	hl_cache_node(&c2, n);
 	hl_ref_node(n);
-	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_node_lock(n), 3); /* two users + the cache */
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 
 	hl_delete_node(n);
 	HT_CHECK(atomic_load(&c1.node) == NULL && atomic_load(&c2.node) == NULL,
@@ -576,36 +730,51 @@ test_delete_node(void)
 	HT_CHECK(hl_ref_node_safe(&t, &c1, &error) == NULL && error == ENOENT,
 	    "deleted: %d", error);
 	hl_rel_node(n);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	HT_CHECK(hl_node_data(n) != NULL, "still loaded for its user");
 	st = mst(m);
-	HT_CHECK(st.nodes == 1 && st.node_destroys == 0,
-	    "not destroyed while referenced");
+	HT_CHECK(st.nodes == 1 && st.nodes_resident == 1 &&
+		     st.nodes_referenced == 1 && st.node_destroys == 0,
+	    "not destroyed while referenced: nodes %llu resident %llu "
+	    "referenced %llu destroys %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.nodes_referenced),
+	    U(st.node_destroys));
 	hl_rel_node(n);
 	st = mst(m);
-	HT_CHECK(
-	    st.nodes == 0 && st.node_destroys == 1 && st.nodes_referenced == 0,
-	    "destroyed at last release: nodes %llu destroys %llu", U(st.nodes),
-	    U(st.node_destroys));
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 1 && st.nodes_referenced == 0,
+	    "evicted and destroyed at the users' last release: nodes %llu "
+	    "resident %llu destroys %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys));
 	HT_UNIT_REFS(hl_buffer_lock(b), 0);
-	HT_CHECK(
-	    st.buffers == 1 && st.buffers_resident == 1, "the buffer stays");
+	HT_CHECK(st.buffers == 1 && st.buffers_resident == 1 &&
+		     st.buffers_referenced == 0,
+	    "the buffer stays");
 
-	/* The offset can be referenced again: a new structure, no read. */
+	/* The offset can be referenced again: a new structure, no read
+	 * (a pool hit), its CRC checked. */
 	n2 = get_node_ok(&t, off, false);
-	HT_UNIT_REFS(hl_node_lock(n2), 1);
+	HT_UNIT_REFS(hl_node_lock(n2), 2);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 	HT_CHECK(reads_of(io) == r0, "buffer memory kept: no read");
 	st = mst(m);
-	HT_CHECK(st.nodes == 1 && st.node_loads == 2, "nodes %llu loads %llu",
-	    U(st.nodes), U(st.node_loads));
+	HT_CHECK(st.nodes == 1 && st.node_loads == 2 && st.buffer_hits == 1 &&
+		     st.crc_errors == 0,
+	    "nodes %llu loads %llu hits %llu", U(st.nodes), U(st.node_loads),
+	    U(st.buffer_hits));
 	hl_rel_node(n2);
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("delete: caches cleared, destroyed at the last release");
+	passed("delete: caches cleared, evicted and destroyed at the users' "
+	       "last release");
 }
 
 /*
- * Buffer teardown flushes idle nodes: their structures are destroyed and
- * their caches cleared.
+ * Buffer teardown evicts idle resident nodes: the pool reclaiming their
+ * buffer, and hl_flush_buffer_nodes() (idle ones at once, busy ones at
+ * their users' last release).  Their structures are destroyed and their
+ * caches cleared.
  */
 static void
 test_teardown_flushes_nodes(void)
@@ -627,26 +796,49 @@ test_teardown_flushes_nodes(void)
 
 	x = get_node_ok(&t, NOFF(1, 0), false);
 	y = get_node_ok(&t, NOFF(1, 2), false);
+	b = hl_node_buffer(x);
 	hl_cache_node(&cx, x);
 	hl_cache_node(&cy, y);
 	hl_rel_node(x);
 	hl_rel_node(y);
+	HT_UNIT_REFS(hl_node_lock(x), 1);
+	HT_UNIT_REFS(hl_node_lock(y), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 2); /* one per resident node */
 	st = mst(m);
-	HT_CHECK(st.nodes == 2 && st.nodes_referenced == 0 &&
-		     st.buffers_referenced == 0,
-	    "idle nodes: %llu", U(st.nodes));
+	HT_CHECK(st.nodes == 2 && st.nodes_resident == 2 &&
+		     st.nodes_referenced == 0 && st.buffers_referenced == 0,
+	    "idle resident nodes: %llu resident %llu", U(st.nodes),
+	    U(st.nodes_resident));
 
-	/* Churn buffers through the 2-buffer pool until buffer 1 goes. */
+	/*
+	 * Churn buffers through the 2-buffer pool until buffer 1 goes.  The
+	 * hand sweeps table slots: buffer 1 is slot 0, 2 slot 1, 3 slot 2;
+	 * a destroyed buffer's slot is the next one allocated.
+	 *   get 3: sweep 1 clears the CLOCK of buffers 1 and 2; sweep 2
+	 *          clears x's and y's (buffer 1 deferred), reclaims 2.
+	 *   get 4: buffer 3 loses its CLOCK; buffer 1 is the victim: x
+	 *          and y evicted (destroyed), buffer 1 reclaimed.
+	 *   get 5: buffer 4 (slot 1) loses its CLOCK, 3 is reclaimed.
+	 */
 	for (int i = 2; i <= 5; i++) {
-		b = hl_get_buffer(m, BOFF(i), 0, false, &error);
-		HT_CHECK(b != NULL, "churn get %d: %d", i, error);
-		hl_rel_buffer(b);
+		struct hl_buffer *cb = hl_get_buffer(m, BOFF(i), 0, false, &error);
+
+		HT_CHECK(cb != NULL, "churn get %d: %d", i, error);
+		hl_rel_buffer(cb);
+		st = mst(m);
+		HT_CHECK(st.nodes_resident == (i <= 3 ? 2u : 0u) &&
+			     st.node_destroys == (i <= 3 ? 0u : 2u),
+		    "after get %d: resident %llu destroys %llu", i,
+		    U(st.nodes_resident), U(st.node_destroys));
 	}
 	st = mst(m);
-	HT_CHECK(st.reclaims >= 1 && st.nodes == 0 && st.node_destroys == 2,
-	    "buffer 1 reclaimed with its nodes: reclaims %llu nodes %llu "
-	    "destroys %llu",
-	    U(st.reclaims), U(st.nodes), U(st.node_destroys));
+	HT_CHECK(st.reclaims == 3 && st.reclaim_deferred == 1 &&
+		     st.reclaim_failures == 0 && st.nodes == 0 &&
+		     st.node_destroys == 2 && st.buffers_resident == 2,
+	    "buffer 1 reclaimed with its nodes: reclaims %llu deferred %llu "
+	    "failures %llu nodes %llu destroys %llu buffers_resident %llu",
+	    U(st.reclaims), U(st.reclaim_deferred), U(st.reclaim_failures),
+	    U(st.nodes), U(st.node_destroys), U(st.buffers_resident));
 	HT_CHECK(atomic_load(&cx.node) == NULL && atomic_load(&cy.node) == NULL,
 	    "teardown clears the caches");
 	HT_CHECK(hl_ref_node_safe(&t, &cx, &error) == NULL && error == ENOENT,
@@ -658,22 +850,27 @@ test_teardown_flushes_nodes(void)
 	hl_rel_node(x);
 	b = hl_node_buffer(z);
 	HT_CHECK(hl_ref_buffer(b) == 0, "ref buffer");
+	HT_UNIT_REFS(hl_buffer_lock(b), 3); /* two nodes + ours */
 	HT_CHECK(hl_flush_buffer_nodes(b) == 1, "one node still referenced");
 	st = mst(m);
-	HT_CHECK(st.nodes == 1 && st.node_destroys == 3,
-	    "idle node destroyed: nodes %llu destroys %llu", U(st.nodes),
-	    U(st.node_destroys));
-	HT_UNIT_REFS(hl_node_lock(z), 1);
+	HT_CHECK(st.nodes == 1 && st.nodes_resident == 1 &&
+		     st.node_destroys == 3,
+	    "idle node evicted and destroyed: nodes %llu resident %llu "
+	    "destroys %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_destroys));
+	HT_UNIT_REFS(hl_buffer_lock(b), 2);
+	HT_UNIT_REFS(hl_node_lock(z), 2);
 	hl_rel_node(z);
 	st = mst(m);
-	HT_CHECK(st.nodes == 0 && st.node_destroys == 4,
-	    "flushed busy node destroyed when idle: nodes %llu destroys %llu",
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 4,
+	    "flushed busy node evicted when idle: nodes %llu destroys %llu",
 	    U(st.nodes), U(st.node_destroys));
 	HT_UNIT_REFS(hl_buffer_lock(b), 1);
 	hl_rel_buffer(b);
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("buffer teardown destroys idle nodes and clears their caches");
+	passed("buffer teardown evicts idle nodes and clears their caches");
 }
 
 /* A modified node's CRC is regenerated at write-back. */
@@ -707,10 +904,20 @@ test_seal_at_sync(void)
 	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, NULL, 0) == EBADMSG,
 	    "not sealed before the sync");
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1); /* resident, still loaded */
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
 	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0, "sync: %s", why);
 	HT_CHECK(writes_of(io) == 1, "one write");
 	HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0 && writes_of(io) == 1,
 	    "nothing more to write");
+	/* Sealed in the resident node's memory too; not disturbed. */
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, why, sizeof(why)) == 0,
+	    "sealed in memory: %s", why);
+	HT_CHECK(mst(m).nodes_resident == 1 && mst(m).buffers_modified == 0 &&
+		     mst(m).node_loads == 1,
+	    "after sync: resident %llu modified %llu",
+	    U(mst(m).nodes_resident), U(mst(m).buffers_modified));
 
 	pread_file(HL_OFF_SHORT(off), raw, NODESZ);
 	HT_CHECK(hl_node_check(raw, NODESZ, why, sizeof(why)) == 0,
@@ -760,16 +967,12 @@ test_bad_offsets(void)
 	    st.nodes_referenced == 0 && st.buffers == 0 && reads_of(io) == r0,
 	    "no reference, no buffer: nodes_referenced %llu buffers %llu",
 	    U(st.nodes_referenced), U(st.buffers));
-	/*
-	 * POSSIBLE SRC BUG (reported, not checked): each of these leaves an
-	 * unloaded node structure in the table (st.nodes == 3) that nothing
-	 * destroys before unmount: only a teardown of its buffer or a delete
-	 * does, and no buffer can exist at these offsets.  Every distinct bad
-	 * offset (a corrupt child pointer, say) costs one table object for
-	 * the life of the mount.
-	 */
-	printf(
-	    "    node structures left by refused offsets: %llu\n", U(st.nodes));
+	/* A failed load's idle structure goes at once: a bad offset (a
+	 * corrupt child pointer, say) does not pin a table object. */
+	HT_CHECK(st.nodes == 0 && st.nodes_resident == 0 &&
+		     st.node_destroys == 3 && st.node_loads == 0,
+	    "structures left by refused offsets: nodes %llu destroys %llu",
+	    U(st.nodes), U(st.node_destroys));
 	unmount_clean(m);
 	hl_io_destroy(io);
 	passed("node offsets: EINVAL (alignment, zone), buffer errors");
@@ -801,13 +1004,22 @@ test_node_read_error(void)
 	    "after the read error: nodes_referenced %llu buffers %llu "
 	    "read_errors %llu",
 	    U(st.nodes_referenced), U(st.buffers), U(st.read_errors));
+	HT_CHECK(st.nodes == 0 && st.node_destroys == 1,
+	    "the failed structure goes: nodes %llu destroys %llu", U(st.nodes),
+	    U(st.node_destroys));
 	n = get_node_ok(&t, off, false);
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
 	HT_CHECK(
 	    reads_of(io) - r0 == 2 && payload_is(hl_node_data(n), 0x48, 10),
 	    "the retry reads");
 	hl_rel_node(n);
-	HT_CHECK(mst(m).nodes == 1 && mst(m).node_loads == 1, "one structure");
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	st = mst(m);
+	HT_CHECK(st.nodes == 1 && st.nodes_resident == 1 &&
+		     st.node_loads == 1 && st.buffers_referenced == 0,
+	    "one resident structure: nodes %llu resident %llu loads %llu",
+	    U(st.nodes), U(st.nodes_resident), U(st.node_loads));
 	unmount_clean(m);
 	hl_io_destroy(io);
 	passed("read error under a node: EIO, no reference; retry reads");
@@ -831,10 +1043,20 @@ test_readonly_new(void)
 		     st.buffers_modified == 0,
 	    "EROFS leaves no reference: nodes %llu buffers %llu",
 	    U(st.nodes_referenced), U(st.buffers_referenced));
+	/* The node was loaded before the modification was refused: it
+	 * stays resident, unchanged. */
+	HT_CHECK(st.nodes == 1 && st.nodes_resident == 1 &&
+		     st.node_loads == 1 && st.crc_errors == 0,
+	    "nodes %llu resident %llu loads %llu", U(st.nodes),
+	    U(st.nodes_resident), U(st.node_loads));
 	n = get_node_ok(&t, NOFF(1, 0), false);
+	HT_CHECK(mst(m).node_loads == 1, "resident: not loaded again");
 	HT_CHECK(hl_modify_node(n) == EROFS, "modify on read-only");
-	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 1);
 	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_CHECK(mst(m).buffers_modified == 0, "nothing modified");
 	unmount_clean(m);
 	passed("read-only: isnew and modify give EROFS");
 }
@@ -913,12 +1135,24 @@ test_threads(uint64_t seed)
 		ht_unit_join(td[i]);
 	st = mst(m);
 	HT_CHECK(reads_of(io) - r0 == 1 && st.crc_errors == 0 &&
-		     st.nodes == 4 && st.nodes_referenced == 0 &&
-		     st.buffers_referenced == 0 && st.collisions == 0,
-	    "reads %llu crc_errors %llu nodes %llu referenced %llu "
-	    "buffers_referenced %llu collisions %llu",
+		     st.nodes == 4 && st.nodes_resident == 4 &&
+		     st.node_loads == 4 && st.node_destroys == 0 &&
+		     st.nodes_referenced == 0 && st.buffers_referenced == 0 &&
+		     st.collisions == 0,
+	    "reads %llu crc_errors %llu nodes %llu resident %llu loads %llu "
+	    "destroys %llu referenced %llu buffers_referenced %llu "
+	    "collisions %llu",
 	    U(reads_of(io) - r0), U(st.crc_errors), U(st.nodes),
+	    U(st.nodes_resident), U(st.node_loads), U(st.node_destroys),
 	    U(st.nodes_referenced), U(st.buffers_referenced), U(st.collisions));
+	for (int s = 0; s < 4; s++) {
+		struct hl_node *n = atomic_load(&caches[s].node);
+
+		HT_CHECK(n != NULL, "cache %d cleared", s);
+		HT_UNIT_REFS(hl_node_lock(n), 1);
+		if (s == 0)
+			HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 4);
+	}
 	for (int s = 0; s < 4; s++)
 		hl_uncache_node(&caches[s]);
 	unmount_clean(m);
@@ -927,13 +1161,13 @@ test_threads(uint64_t seed)
 }
 
 /*
- * SRC BUG (reported; fails until fixed): hl_del_buffers() on the space of
- * one node (a range smaller than its buffer): the buffer is only partly freed,
- * so it and the other nodes' modifications stay; but cache.h says the
- * unreferenced nodes inside the range are destroyed too, which clears their
- * passive caches (otherwise a stale cache resolves to whatever is allocated
- * there next, as HAMMER's hammer_del_buffers() -> hammer_flush_buffer_nodes()
- * prevents).
+ * hl_del_buffers() on the space of one node (a range smaller than its
+ * buffer): the buffer is only partly freed, so it and the other nodes'
+ * modifications stay; but cache.h says the unreferenced nodes inside the
+ * range are destroyed: an idle resident node there is evicted (dropping
+ * its buffer reference) and its passive caches cleared (otherwise a
+ * stale cache resolves to whatever is allocated there next, as HAMMER's
+ * hammer_del_buffers() -> hammer_flush_buffer_nodes() prevents).
  */
 static void
 test_del_node_range(void)
@@ -943,6 +1177,7 @@ test_del_node_range(void)
 	struct hl_mount_stats st;
 	struct hl_trans t;
 	struct hl_node *keep, *gone;
+	struct hl_buffer *b;
 	struct hl_node_cache ck, cg;
 	int error;
 
@@ -953,33 +1188,43 @@ test_del_node_range(void)
 	memset(&cg, 0, sizeof(cg));
 	keep = get_node_ok(&t, NOFF(12, 0), true);
 	gone = get_node_ok(&t, NOFF(12, 1), false);
+	b = hl_node_buffer(keep);
 	hl_cache_node(&ck, keep);
 	hl_cache_node(&cg, gone);
 	hl_rel_node(keep);
 	hl_rel_node(gone);
+	HT_UNIT_REFS(hl_buffer_lock(b), 2);
 
 	HT_CHECK(hl_del_buffers(m, NOFF(12, 1), NODESZ) == 0, "del one node");
 	st = mst(m);
 	HT_CHECK(st.buffers == 1 && st.buffers_modified == 1 &&
-		     st.buffers_resident == 1,
+		     st.buffers_resident == 1 && st.buffer_destroys == 0,
 	    "a partly freed buffer must stay: buffers %llu modified %llu",
 	    U(st.buffers), U(st.buffers_modified));
 	HT_CHECK(atomic_load(&ck.node) == keep, "the other node's cache stays");
+	HT_UNIT_REFS(hl_node_lock(keep), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1); /* keep's only */
 	HT_CHECK(atomic_load(&cg.node) == NULL && st.nodes == 1 &&
-		     st.node_destroys == 1,
-	    "SRC BUG: the unreferenced node inside the freed range must be "
+		     st.nodes_resident == 1 && st.node_destroys == 1,
+	    "the idle node inside the freed range must be evicted and "
 	    "destroyed and its cache cleared: cache %p, nodes %llu, "
-	    "destroys %llu",
-	    (void *)atomic_load(&cg.node), U(st.nodes), U(st.node_destroys));
+	    "resident %llu, destroys %llu",
+	    (void *)atomic_load(&cg.node), U(st.nodes), U(st.nodes_resident),
+	    U(st.node_destroys));
 	HT_CHECK(hl_ref_node_safe(&t, &cg, &error) == NULL && error == ENOENT,
 	    "stale cache after del: %d", error);
 	hl_uncache_node(&ck);
 	unmount_clean(m);
 	hl_io_destroy(io);
-	passed("del of one node's space: node flushed, buffer kept");
+	passed("del of one node's space: node evicted, buffer kept");
 }
 
-/* Unmount with a leaked node reference. */
+/*
+ * Unmount with a leaked node reference: reported with its refs word (the
+ * user's reference and the cache's: 2).  The cache's own references on
+ * idle resident nodes, and the buffer references those nodes (and the
+ * leaked one) hold, are not leaks.
+ */
 static void
 test_leak(void)
 {
@@ -987,19 +1232,32 @@ test_leak(void)
 	struct hl_trans t;
 	struct hl_node *n;
 	char why[1024];
-	int error;
+	const char *s;
+	int error, nleaks = 0;
 
 	make_fs();
 	m = mount_with(NULL, 0, false);
 	hl_trans_init(&t, m);
+	/* Idle resident nodes: one in the leaked node's buffer, one in
+	 * another buffer. */
+	hl_rel_node(get_node_ok(&t, NOFF(1, 2), false));
+	hl_rel_node(get_node_ok(&t, NOFF(2, 0), false));
 	n = get_node_ok(&t, NOFF(1, 1), false);
-	(void)n;
+	HT_UNIT_REFS(hl_node_lock(n), 2);
+	HT_UNIT_REFS(hl_buffer_lock(hl_node_buffer(n)), 2);
+	HT_CHECK(mst(m).nodes_resident == 3 && mst(m).nodes_referenced == 1,
+	    "resident %llu referenced %llu", U(mst(m).nodes_resident),
+	    U(mst(m).nodes_referenced));
 	error = hl_mount_close(m, why, sizeof(why));
 	HT_CHECK(error == EBUSY, "leak must give EBUSY: %d", error);
 	HT_CHECK(strstr(why, "node") && strstr(why, "0x2000000000005000") &&
-		     strstr(why, "refs=0x00000001"),
+		     strstr(why, "refs=0x00000002"),
 	    "the report names the node, its offset and word: %s", why);
 	printf("    leak report: %s\n", why);
+	for (s = why; (s = strstr(s, "leak:")) != NULL; s++)
+		nleaks++;
+	HT_CHECK(nleaks == 1,
+	    "one leak, not the resident nodes' cache references: %s", why);
 	/*
 	 * mount.c: "a loaded node's buffer reference is not a leak of its
 	 * own": the buffer the leaked node holds is not reported as a second
@@ -1010,7 +1268,216 @@ test_leak(void)
 	    "the leaked node's buffer reference is reported as a buffer leak "
 	    "too: %s",
 	    why);
-	passed("unmount reports a leaked node reference");
+	passed("unmount reports a leaked node reference, not resident ones");
+}
+
+/* Node slot `slot' of buffer `bi' in test_pool_evicts_nodes(): its byte. */
+#define PEBYTE(bi, slot) (0x60 + 4 * (bi) + (slot))
+
+/* Get the two nodes (slots 0 and 2) of buffer bi, check, release both. */
+static void
+pe_touch_nodes(struct hl_trans *t, int bi, struct hl_node_cache *c)
+{
+	for (int slot = 0; slot <= 2; slot += 2) {
+		struct hl_node *n = get_node_ok(t, NOFF(bi, slot), false);
+
+		HT_UNIT_REFS(hl_node_lock(n), 2);
+		HT_CHECK(payload_is(hl_node_data(n), PEBYTE(bi, slot), 100),
+		    "node %d/%d: content", bi, slot);
+		if (c != NULL && slot == 0)
+			hl_cache_node(c, n);
+		hl_rel_node(n);
+		HT_UNIT_REFS(hl_node_lock(n), 1); /* resident */
+	}
+}
+
+static void
+pe_touch_buffer(struct hl_mount *m, int bi)
+{
+	struct hl_buffer *b;
+	int error;
+
+	b = hl_get_buffer(m, BOFF(bi), 0, false, &error);
+	HT_CHECK(b != NULL && error == 0, "get buffer %d: %d", bi, error);
+	hl_rel_buffer(b);
+}
+
+/*
+ * The pool evicts resident nodes when it reclaims their buffers: a pool
+ * of 2 buffers, nodes loaded in 3 and more buffers and released (idle,
+ * resident, pinning their buffers with the cache's references).  No
+ * ENOMEM: the reclaimer evicts idle nodes without blocking (a recently
+ * used node gets a second chance, so a victim takes three sweeps), the
+ * evicted structures are destroyed and their caches cleared, and the
+ * data is intact when reloaded.  A modified buffer's resident node is
+ * evicted by the pool's write-back when nothing else can go.
+ *
+ * The hand sweeps table slots in order; buffer 1 is slot 0, 2 slot 1,
+ * 3 slot 2, and a destroyed buffer's slot is the next one allocated.
+ */
+static void
+test_pool_evicts_nodes(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_mount_stats st;
+	struct hl_trans t;
+	struct hl_node *n;
+	struct hl_buffer *pin, *b;
+	struct hl_node_cache c[4];
+	uint64_t r0;
+	char why[256];
+	int error;
+
+	make_fs();
+	for (int bi = 1; bi <= 3; bi++)
+		for (int slot = 0; slot <= 2; slot += 2)
+			put_valid_node(NOFF(bi, slot), PEBYTE(bi, slot), 100,
+			    (uint64_t)bi);
+	m = mount_with(io, 2 * BUFSZ, false);
+	hl_trans_init(&t, m);
+	memset(c, 0, sizeof(c));
+	r0 = reads_of(io);
+
+	/* Buffers 1 and 2 fill the pool with resident nodes. */
+	pe_touch_nodes(&t, 1, &c[1]);
+	pe_touch_nodes(&t, 2, &c[2]);
+	st = mst(m);
+	HT_CHECK(st.nodes_resident == 4 && st.buffers_resident == 2 &&
+		     st.buffers_referenced == 0 && st.reclaims == 0 &&
+		     st.pool_bytes == 2 * BUFSZ,
+	    "pool full of resident nodes: resident %llu buffers_resident "
+	    "%llu buffers_referenced %llu reclaims %llu",
+	    U(st.nodes_resident), U(st.buffers_resident),
+	    U(st.buffers_referenced), U(st.reclaims));
+
+	/*
+	 * Buffer 3: sweep 1 clears the buffers' CLOCK, sweep 2 their nodes'
+	 * (buffers 1 and 2 deferred), sweep 3 evicts buffer 1's nodes and
+	 * reclaims it.
+	 */
+	pe_touch_nodes(&t, 3, &c[3]);
+	st = mst(m);
+	HT_CHECK(st.reclaims == 1 && st.reclaim_deferred == 2 &&
+		     st.reclaim_failures == 0 && st.nodes_resident == 4 &&
+		     st.nodes == 4 && st.node_destroys == 2 &&
+		     st.buffers == 2 && st.buffers_resident == 2 &&
+		     reads_of(io) - r0 == 3,
+	    "buffer 3: reclaims %llu deferred %llu failures %llu resident "
+	    "%llu nodes %llu destroys %llu buffers %llu reads %llu",
+	    U(st.reclaims), U(st.reclaim_deferred), U(st.reclaim_failures),
+	    U(st.nodes_resident), U(st.nodes), U(st.node_destroys),
+	    U(st.buffers), U(reads_of(io) - r0));
+	HT_CHECK(atomic_load(&c[1].node) == NULL &&
+		     hl_ref_node_safe(&t, &c[1], &error) == NULL &&
+		     error == ENOENT,
+	    "an evicted node's cache is cleared: %d", error);
+	HT_CHECK(atomic_load(&c[2].node) != NULL &&
+		     atomic_load(&c[3].node) != NULL,
+	    "the other nodes stay cached");
+
+	/*
+	 * More buffers.  Buffer 4: buffer 2 and its nodes have no second
+	 * chance left: evicted, reclaimed.  Buffer 5: buffer 3's nodes were
+	 * used since the last sweep (deferred), buffer 4 goes.  Buffer 6:
+	 * buffer 3's nodes are evicted, buffer 3 reclaimed.
+	 */
+	pe_touch_buffer(m, 4);
+	st = mst(m);
+	HT_CHECK(st.nodes_resident == 2 && st.node_destroys == 4 &&
+		     st.reclaims == 2,
+	    "buffer 4: resident %llu destroys %llu reclaims %llu",
+	    U(st.nodes_resident), U(st.node_destroys), U(st.reclaims));
+	pe_touch_buffer(m, 5);
+	st = mst(m);
+	HT_CHECK(st.nodes_resident == 2 && st.node_destroys == 4 &&
+		     st.reclaims == 3 && st.reclaim_deferred == 3,
+	    "buffer 5: resident %llu destroys %llu reclaims %llu deferred "
+	    "%llu",
+	    U(st.nodes_resident), U(st.node_destroys), U(st.reclaims),
+	    U(st.reclaim_deferred));
+	pe_touch_buffer(m, 6);
+	st = mst(m);
+	HT_CHECK(st.nodes_resident == 0 && st.nodes == 0 &&
+		     st.node_destroys == 6 && st.reclaims == 4 &&
+		     st.reclaim_deferred == 3 && st.reclaim_failures == 0 &&
+		     st.buffers_resident == 2 && st.pool_bytes == 2 * BUFSZ &&
+		     st.node_loads == 6 && reads_of(io) - r0 == 6,
+	    "buffer 6: resident %llu nodes %llu destroys %llu reclaims %llu "
+	    "deferred %llu failures %llu buffers_resident %llu loads %llu "
+	    "reads %llu",
+	    U(st.nodes_resident), U(st.nodes), U(st.node_destroys),
+	    U(st.reclaims), U(st.reclaim_deferred), U(st.reclaim_failures),
+	    U(st.buffers_resident), U(st.node_loads), U(reads_of(io) - r0));
+	for (int bi = 1; bi <= 3; bi++)
+		HT_CHECK(atomic_load(&c[bi].node) == NULL,
+		    "cache %d not cleared", bi);
+
+	/* Everything reloads, intact (each buffer read again). */
+	for (int bi = 1; bi <= 3; bi++)
+		pe_touch_nodes(&t, bi, NULL);
+	st = mst(m);
+	HT_CHECK(st.reclaim_failures == 0 && st.crc_errors == 0 &&
+		     st.node_loads == 12 && reads_of(io) - r0 == 9 &&
+		     st.nodes == st.nodes_resident &&
+		     st.nodes_resident + st.node_destroys == st.node_loads &&
+		     st.buffers_resident == 2 && writes_of(io) == 0,
+	    "reloads: failures %llu crc_errors %llu loads %llu reads %llu "
+	    "nodes %llu resident %llu destroys %llu",
+	    U(st.reclaim_failures), U(st.crc_errors), U(st.node_loads),
+	    U(reads_of(io) - r0), U(st.nodes), U(st.nodes_resident),
+	    U(st.node_destroys));
+
+	/*
+	 * A modified buffer is no victim (its nodes are not evicted for
+	 * it) until it is written.  With the other pool buffer pinned by a
+	 * user, the reservation for a third one writes it back, evicting
+	 * its idle resident node, then reclaims it.
+	 */
+	n = get_node_ok(&t, NOFF(7, 0), true);
+	HT_CHECK(hl_modify_node(n) == 0, "modify");
+	memset(HL_NODE_PAYLOAD(hl_node_data(n)), 0x7A, 50);
+	{
+		struct hl_node_header nh = {.type = HL_NODE_RAW, .count = 50};
+
+		hl_node_hdr_encode(hl_node_data(n), &nh);
+	}
+	hl_modify_node_done(n);
+	b = hl_node_buffer(n);
+	hl_rel_node(n);
+	HT_UNIT_REFS(hl_node_lock(n), 1);
+	HT_UNIT_REFS(hl_buffer_lock(b), 1);
+	pin = hl_get_buffer(m, BOFF(8), 0, false, &error);
+	HT_CHECK(pin != NULL, "pin buffer 8: %d", error);
+	st = mst(m);
+	HT_CHECK(st.buffers_modified == 1 && st.buffers_resident == 2 &&
+		     st.nodes_resident == 1 && writes_of(io) == 0,
+	    "modified buffer 7 and pinned 8: modified %llu buffers_resident "
+	    "%llu resident %llu writes %llu",
+	    U(st.buffers_modified), U(st.buffers_resident),
+	    U(st.nodes_resident), U(writes_of(io)));
+	pe_touch_buffer(m, 9);
+	st = mst(m);
+	HT_CHECK(st.writebacks == 1 && writes_of(io) == 1 &&
+		     st.buffers_modified == 0 && st.nodes_resident == 0 &&
+		     st.nodes == 0 && st.reclaim_failures == 0 &&
+		     st.buffers_resident == 2,
+	    "write-back: writebacks %llu writes %llu modified %llu resident "
+	    "%llu nodes %llu failures %llu",
+	    U(st.writebacks), U(writes_of(io)), U(st.buffers_modified),
+	    U(st.nodes_resident), U(st.nodes), U(st.reclaim_failures));
+	hl_rel_buffer(pin);
+	/* Reloaded from disk: sealed by the write-back, intact. */
+	n = get_node_ok(&t, NOFF(7, 0), false);
+	HT_CHECK(hl_node_check(hl_node_data(n), NODESZ, why, sizeof(why)) == 0,
+	    "sealed: %s", why);
+	HT_CHECK(payload_is(hl_node_data(n), 0x7A, 50) && mst(m).crc_errors == 0,
+	    "written node content");
+	hl_rel_node(n);
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("the pool evicts idle resident nodes (second chance), no "
+	       "ENOMEM; write-back evicts a modified buffer's");
 }
 
 /* Remove the temporary files, also when a check fails (exit(1)). */
@@ -1044,8 +1511,8 @@ main(int argc, char **argv)
 	test_readonly_new();
 	test_threads(seed);
 	test_leak();
-	/* Last: fails until src is fixed (SRC BUG, see the comment). */
 	test_del_node_range();
+	test_pool_evicts_nodes();
 
 	ht_watchdog_stop();
 	ht_pass("unit_node", npassed);

@@ -1405,8 +1405,8 @@ run_load(struct run *r)
 	r->bs_load.upgrade_deadlocks -= b0.upgrade_deadlocks;
 	printf("load: %" PRIu64 " keys in %.1f s (%.0f puts/s, %d threads), "
 	       "%" PRIu64 " splits, %" PRIu64 " restarts\n",
-	    r->nload, r->load_secs,
-	    (double)r->nload / (r->load_secs > 0 ? r->load_secs : 1),
+	    run_ops(r), r->load_secs,
+	    (double)run_ops(r) / (r->load_secs > 0 ? r->load_secs : 1),
 	    r->cfg.threads, r->bs_load.splits, r->bs_load.restarts);
 	fflush(stdout);
 }
@@ -1724,8 +1724,12 @@ run_options(struct run *r, int argc, char **argv)
 		cfg->load = true;
 	return -1;
 bad:
-	hl_cli_err("run", "bad value '%s' for %s (try 'hammerlock run --help')",
-	    optarg, argv[optind - 1]);
+	for (const struct option *o = longopts; o->name != NULL; o++)
+		if (o->val == c)
+			hl_cli_err("run",
+			    "bad value '%s' for --%s (try 'hammerlock run "
+			    "--help')",
+			    optarg, o->name);
 	return HL_EXIT_UNUSABLE;
 }
 
@@ -1931,7 +1935,7 @@ hl_cli_run(int argc, char **argv)
 		    (double)load_pool / 1048576.0, run_now() - t1);
 	}
 	for (int i = 0; i < r->cfg.nmixes && !run_signalled; i++) {
-		if (i > 0 && atomic_load(&r->nfail) != 0)
+		if (atomic_load(&r->nfail) != 0)
 			break; /* the report is what matters now */
 		run_mix(r, i);
 	}

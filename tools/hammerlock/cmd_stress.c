@@ -1220,10 +1220,9 @@ st_syncer_done(struct st_run *r)
 
 /*
  * The syncing thread: every sync_ms, or sooner when a get found the pool
- * pinned.  With faults on, one sync in cfg.sync_faults has its first
- * fdatasync fail:
- * only this thread syncs, so the count of sync calls restarted by
- * hl_io_fault_set() is its own.
+ * pinned.  With faults on, one sync in cfg.sync_faults arms a failed
+ * fdatasync: the next one called, by this sync or by the pool's own
+ * write-back in some worker, fails (either failure is allowed).
  */
 static void *
 st_syncer(void *arg)
@@ -1450,38 +1449,6 @@ st_sync_main(struct st_run *r, const char *when)
 }
 
 /*
- * The last sync, faults off.  It must write everything and succeed, with
- * one exception: once an fdatasync fails after the pool wrote buffers of
- * that volume back (no longer in memory to be written again), every later
- * sync reports that they may be lost.  That can only follow an fdatasync
- * fault injected by the syncer; it is accepted then if a second sync
- * says the same, and the remount checks what was kept (the injector
- * fails fdatasync without dropping anything, so all of it must be).
- */
-static void
-st_final_sync(struct st_run *r)
-{
-	char why[512], why2[512];
-	int error;
-
-	st_main_phase(r, "final sync");
-	error = hl_mount_sync(r->m, why, sizeof(why));
-	if (error != 0 && LD(&r->sync_faults) != 0) {
-		if (hl_mount_sync(r->m, why2, sizeof(why2)) == error &&
-		    strcmp(why, why2) == 0) {
-			printf("stress: the final sync reports, after an "
-			       "injected fdatasync fault: %s\n",
-			    why);
-			error = 0;
-		}
-	}
-	if (error != 0)
-		FAIL(&r->main, NULL, "final sync: hl_mount_sync: %s (%s)",
-		    strerror(error), why);
-	st_main_phase(r, "main");
-}
-
-/*
  * Version 0 of every node, created with isnew (which zeroes the node but
  * still reads its buffer: hl_get_node() never creates a buffer without
  * reading it, so every buffer load of the run is a read).  Synced often
@@ -1563,6 +1530,7 @@ st_print_stats(const struct hl_mount_stats *st)
 	    F(collisions),
 	    F(nodes),
 	    F(nodes_referenced),
+	    F(nodes_resident),
 	    F(node_loads),
 	    F(node_destroys),
 	    F(crc_errors),
@@ -2301,7 +2269,7 @@ st_run_all(struct st_run *r, int nfiles, char **files)
 
 	/* The final sync, without faults, must succeed. */
 	st_faults(r, false, 0);
-	st_final_sync(r);
+	st_sync_main(r, "final sync");
 	hl_mount_stats(r->m, &st);
 	st_check_final(r, &st);
 	st_print_summary(r, &st, elapsed);
