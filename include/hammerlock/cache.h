@@ -189,12 +189,15 @@ HL_EXPORT int hl_del_buffers(struct hl_mount *m, uint64_t base, uint64_t bytes);
  * Nodes
  * -----
  *
- * A node is node_size bytes inside a buffer.  While loaded (referenced)
- * it holds a reference on its buffer; its CRC is checked when it is
- * loaded from memory that has not been verified since it was read.  The
- * 1->0 release unloads it (drops the buffer reference) unless its CRC
- * must still be regenerated.  A node's content lock is hl_node_lock();
- * loading never takes it.
+ * A node is node_size bytes inside a buffer.  It is loaded on its first
+ * reference (its buffer referenced, its CRC checked when the buffer's
+ * memory has not been verified since it was read) and then stays
+ * resident: the cache keeps a reference of its own, so users' releases
+ * are a plain decrement and the next lookup a plain increment.  The pool
+ * drops that last reference, without ever blocking, when it reclaims the
+ * node's buffer (or the space is deleted); that release unloads the node
+ * and drops its buffer reference.  A node's content lock is
+ * hl_node_lock(); loading never takes it.
  *
  * A transaction carries the caller's flags: HL_TRANSF_CRCDOM makes a bad
  * CRC return EDOM instead of EIO (the caller wants to tell corruption
