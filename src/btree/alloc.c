@@ -201,8 +201,8 @@ hl__node_alloc(struct hl_btree *bt, struct hl_trans *t, unsigned type,
 		return error;
 	n = hl_get_node(t, slot_off(bt, vol, slot), true, &error);
 	if (n == NULL) {
-		/* Never used: free the slot again (at the next sync). */
-		hl__node_free(bt, slot_off(bt, vol, slot));
+		/* Never used, never pointed to: free the slot at once. */
+		hl__node_free_now(bt, slot_off(bt, vol, slot));
 		return error;
 	}
 	if ((error = hl_modify_node(n)) == 0) {
@@ -222,8 +222,9 @@ hl__node_alloc(struct hl_btree *bt, struct hl_trans *t, unsigned type,
 	return 0;
 }
 
-void
-hl__node_free(struct hl_btree *bt, uint64_t off)
+/* Queue a free for the next sync. */
+static void
+pend_push(struct hl_btree *bt, uint64_t off)
 {
 	pthread_mutex_lock(&bt->pend_lock);
 	if (bt->npend == bt->cappend) {
@@ -244,7 +245,52 @@ hl__node_free(struct hl_btree *bt, uint64_t off)
 	}
 	bt->pend[bt->npend++] = off;
 	pthread_mutex_unlock(&bt->pend_lock);
+}
+
+void
+hl__node_free(struct hl_btree *bt, uint64_t off)
+{
+	pend_push(bt, off);
 	bt_stat(&bt->st.frees);
+}
+
+/* Clear off's bit in the free map now.  0 or an errno. */
+static int
+fmap_clear(struct hl_btree *bt, struct hl_trans *t, uint64_t off)
+{
+	int vol = (int)HL_OFF_VOL(off), error = 0;
+	uint32_t bs = hl_mount_buffer_size(bt->m);
+	uint64_t slot = (HL_OFF_SHORT(off) - bs) / bt->ns;
+	struct bt_fmap *f = &bt->fmap[vol];
+	uint64_t b = slot % bt->bits;
+	struct hl_node *fm;
+
+	pthread_mutex_lock(&f->lock);
+	fm = fmap_node(bt, t, vol, (uint32_t)(slot / bt->bits), true, &error);
+	if (fm != NULL) {
+		uint8_t *map = HL_NODE_PAYLOAD(hl_node_data(fm));
+
+		if ((error = hl_modify_node(fm)) == 0) {
+			map[b / 8] &= (uint8_t) ~(1u << (b % 8));
+			hl_modify_node_done(fm);
+			f->nfree++;
+			if (slot < f->hint)
+				f->hint = slot;
+		}
+		fmap_put(fm);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return error;
+}
+
+void
+hl__node_free_now(struct hl_btree *bt, uint64_t off)
+{
+	struct hl_trans t;
+
+	hl_trans_init(&t, bt->m);
+	if (fmap_clear(bt, &t, off) != 0)
+		hl__node_free(bt, off); /* at the next sync, then */
 }
 
 int
@@ -263,32 +309,12 @@ hl__fmap_apply_pending(struct hl_btree *bt)
 	pthread_mutex_unlock(&bt->pend_lock);
 	hl_trans_init(&t, bt->m);
 	for (i = 0; i < n; i++) {
-		uint64_t off = list[i];
-		int vol = (int)HL_OFF_VOL(off);
-		uint32_t bs = hl_mount_buffer_size(bt->m);
-		uint64_t slot = (HL_OFF_SHORT(off) - bs) / bt->ns;
-		struct bt_fmap *f = &bt->fmap[vol];
-		uint64_t b = slot % bt->bits;
-		struct hl_node *fm;
-
-		pthread_mutex_lock(&f->lock);
-		fm = fmap_node(
-		    bt, &t, vol, (uint32_t)(slot / bt->bits), true, &error);
-		if (fm != NULL) {
-			uint8_t *map = HL_NODE_PAYLOAD(hl_node_data(fm));
-
-			if ((error = hl_modify_node(fm)) == 0) {
-				map[b / 8] &= (uint8_t) ~(1u << (b % 8));
-				hl_modify_node_done(fm);
-				f->nfree++;
-			}
-			fmap_put(fm);
-		}
-		pthread_mutex_unlock(&f->lock);
+		error = fmap_clear(bt, &t, list[i]);
 		if (error) {
-			/* Keep the rest for the next sync. */
+			/* Keep the rest for the next sync (not counted again).
+			 */
 			for (; i < n; i++)
-				hl__node_free(bt, list[i]);
+				pend_push(bt, list[i]);
 			break;
 		}
 	}

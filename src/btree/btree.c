@@ -405,9 +405,19 @@ static void
 prep_release(struct hl_btree *bt, struct bt_prep *pr)
 {
 	for (int i = 0; i < pr->nfresh; i++) {
-		if (i >= pr->used) /* never linked: give it back */
-			bt_drop_node(bt, pr->fresh[i]);
-		hl_rel_node(pr->fresh[i]);
+		struct hl_node *f = pr->fresh[i];
+
+		if (i >= pr->used) {
+			/* Never linked: nothing points to it, so its slot
+			 * is free at once (not at the next sync). */
+			if (hl_modify_node(f) == 0) {
+				bt_set_type(hl_node_data(f), HL_NODE_DELETED);
+				hl_modify_node_done(f);
+			}
+			hl_delete_node(f);
+			hl__node_free_now(bt, hl_node_offset(f));
+		}
+		hl_rel_node(f);
 	}
 	for (int l = 0; l < BT_MAXDEPTH; l++) {
 		for (unsigned i = 0; i < pr->nkids[l]; i++)

@@ -156,6 +156,8 @@ HL_HIDDEN void hl__fmap_close(struct hl_btree *bt);
 HL_HIDDEN int hl__node_alloc(struct hl_btree *bt, struct hl_trans *t,
     unsigned type, uint64_t parent, struct hl_node **np);
 HL_HIDDEN void hl__node_free(struct hl_btree *bt, uint64_t off);
+/* A node never linked into the tree: its slot is free at once. */
+HL_HIDDEN void hl__node_free_now(struct hl_btree *bt, uint64_t off);
 HL_HIDDEN int hl__fmap_apply_pending(struct hl_btree *bt);
 HL_HIDDEN int hl__fmap_test(struct hl_btree *bt, uint64_t off, bool *used);
 HL_HIDDEN bool hl__fmap_is_map_node(struct hl_btree *bt, uint64_t off);

@@ -474,11 +474,11 @@ scenario(uint64_t key, bool hold_leaf_interlock)
 		uint32_t c = r & HL_REFS_COUNT_MASK;
 
 		/*
-		 * R's reference, and the cache's if the node is resident;
-		 * no interlock, no CHECK; R's shared hold only.
+		 * R's reference and the cache's (a loaded node is
+		 * resident); no interlock, no CHECK; R's shared hold only.
 		 */
-		HT_CHECK(r == c && c >= 1 && c <= 2 &&
-			     lockval_of(hl_node_lock(p->n[i])) == 1,
+		HT_CHECK(
+		    r == c && c == 2 && lockval_of(hl_node_lock(p->n[i])) == 1,
 		    "level %d before the writers: refs 0x%08x lockval 0x%08x",
 		    i, r, lockval_of(hl_node_lock(p->n[i])));
 		hl_ref_node(p->n[i]); /* the writer's reference */

@@ -112,7 +112,6 @@ struct st_cfg {
 	bool nodes_set;
 	double watchdog;
 	bool keep;
-	bool strict_headers; /* readers compare type/count/parent too */
 	enum st_inject inject;
 };
 
@@ -223,7 +222,7 @@ hl_cli_stress_usage(FILE *fp)
 	    "usage: hammerlock stress [FILE...] [--threads N] [--seconds S]",
 	    "           [--pool-mb M] [--fail-rate R] [--sync-faults N]",
 	    "           [--seed X] [--sync-ms T]",
-	    "           [--nodes K] [--watchdog S] [--keep] [--strict-headers]",
+	    "           [--nodes K] [--watchdog S] [--keep]",
 	    "",
 	    "Stress the object cache: N threads get, reference, modify, verify",
 	    "and release nodes (one or several at once, through passive caches",
@@ -255,12 +254,6 @@ hl_cli_stress_usage(FILE *fp)
 	    "      --watchdog S    fail after S seconds without progress, or",
 	    "                      with a thread stuck (default 10)",
 	    "  -k, --keep          keep the temporary volume",
-	    "      --strict-headers",
-	    "                      readers compare the nodes' type, count and",
-	    "                      parent too (write-back rewrites them under",
-	    "                      the buffer's lock, not the node's: a data",
-	    "                      race for ThreadSanitizer); writers and the",
-	    "                      remount always compare them",
 	    "      --inject-bug BUG",
 	    "                      plant a bug to see the checks fail:",
 	    "                      skip-modify (some writes skip",
@@ -783,7 +776,7 @@ st_unlock_ex(struct st_thread *t, struct st_hold *h)
 /*
  * Compare the node bytes at p with the image of the shadow version.  The
  * caller holds the node's lock (shared or exclusive).  hdr: compare the
- * header's type, count and parent too (see st_rverify()).
+ * header's type, count and parent too (always, but for a planted bug).
  */
 static void
 st_verify(struct st_thread *t, const struct st_hold *h, const uint8_t *p,
@@ -811,23 +804,6 @@ st_verify(struct st_thread *t, const struct st_hold *h, const uint8_t *p,
 	    hl_le64_get(p + HL_NODE_HDR_SIZE + 8), d, p[d], t->expect[d]);
 }
 
-/*
- * A reader's compare.  Write-back seals a modified node (generation and
- * CRC) holding its buffer's lock exclusive, not the node's, so a reader
- * under the node's shared lock never looks at those two fields.  The
- * library also rewrites type, count and parent there (the same values:
- * sync_seal() re-encodes the whole header), which is a data race with
- * such a reader; they are compared by readers only with
- * --strict-headers, and always by writers (under hl_modify_node(),
- * which excludes write-back) and after the remount.
- */
-static void
-st_rverify(struct st_thread *t, const struct st_hold *h, const uint8_t *p,
-    const char *how)
-{
-	st_verify(t, h, p, how, t->r->cfg.strict_headers);
-}
-
 /* Write the next version of a node held exclusive. */
 static void
 st_write(struct st_thread *t, struct st_hold *h)
@@ -843,7 +819,6 @@ st_write(struct st_thread *t, struct st_hold *h)
 		FAIL(t, h, "hl_modify_node: %s", strerror(error));
 	if (hl_node_data(h->n) != h->data)
 		FAIL(t, h, "hl_modify_node moved the node's bytes");
-	/* Write-back is held off now: the whole header can be compared. */
 	st_verify(
 	    t, h, h->data, "before a write, under the exclusive lock", !skip);
 	st_image(h->data, r->nsize, st_nodeoff(r, h->idx), s->version + 1);
@@ -889,7 +864,7 @@ st_op_read(struct st_thread *t)
 		INC(t, refs);
 		st_check_held(t, h, "after hl_ref_node", 2);
 	}
-	st_rverify(t, h, h->data, "read under a shared lock");
+	st_verify(t, h, h->data, "read under a shared lock", true);
 	if (twice)
 		st_unlock_sh(t, h);
 	st_unlock_sh(t, h);
@@ -991,7 +966,7 @@ st_op_multi(struct st_thread *t)
 		if (ex)
 			st_write(t, h);
 		else
-			st_rverify(t, h, h->data, "multi-node read");
+			st_verify(t, h, h->data, "multi-node read", true);
 	}
 	for (i = nh - 1; i >= 0; i--) {
 		struct st_hold *h = &t->hold[order[i]];
@@ -1070,7 +1045,7 @@ st_op_cache(struct st_thread *t)
 			hl_uncache_node(c);
 	}
 	st_lock_sh(t, h);
-	st_rverify(t, h, h->data, "read through a passive cache");
+	st_verify(t, h, h->data, "read through a passive cache", true);
 	st_unlock_sh(t, h);
 	st_put(t, 0);
 }
@@ -1124,8 +1099,8 @@ st_op_buffer(struct st_thread *t)
 			    "has buffer %p data %p",
 			    (void *)b, (void *)bdata, (void *)h->buf, h->data);
 		st_lock_sh(t, h);
-		st_rverify(t, h, bdata + (size_t)s * r->nsize,
-		    "read through its buffer");
+		st_verify(t, h, bdata + (size_t)s * r->nsize,
+		    "read through its buffer", true);
 		st_unlock_sh(t, h);
 		st_put(t, 0);
 	}
@@ -1790,7 +1765,6 @@ enum {
 	OPT_SYNC_MS,
 	OPT_WATCHDOG,
 	OPT_INJECT,
-	OPT_STRICT,
 	OPT_SYNC_FAULTS,
 };
 
@@ -1809,7 +1783,6 @@ st_parse(int argc, char **argv, struct st_cfg *c)
 	    {"watchdog", required_argument, NULL, OPT_WATCHDOG},
 	    {"keep", no_argument, NULL, 'k'},
 	    {"inject-bug", required_argument, NULL, OPT_INJECT},
-	    {"strict-headers", no_argument, NULL, OPT_STRICT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1885,9 +1858,6 @@ st_parse(int argc, char **argv, struct st_cfg *c)
 			break;
 		case 'k':
 			c->keep = true;
-			break;
-		case OPT_STRICT:
-			c->strict_headers = true;
 			break;
 		case OPT_INJECT:
 			if (strcmp(optarg, "skip-modify") == 0) {
