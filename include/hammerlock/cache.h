@@ -224,7 +224,8 @@ HL_EXPORT struct hl_node *hl_get_node(
 /* Another reference on an already referenced node.  Never sleeps. */
 HL_EXPORT void hl_ref_node(struct hl_node *n);
 
-/* Drop a reference; the last one unloads the node. */
+/* Drop a reference.  The node stays resident (the cache's reference);
+ * a deleted node goes with its users' last release. */
 HL_EXPORT void hl_rel_node(struct hl_node *n);
 
 /* The node's bytes (header + payload) and place; valid while referenced. */
@@ -268,7 +269,8 @@ HL_EXPORT void hl_flush_node(struct hl_node *n);
 HL_EXPORT void hl_delete_node(struct hl_node *n);
 
 /*
- * Destroy the unreferenced node structures inside a buffer (called on
+ * Evict and destroy the idle node structures inside a buffer, resident
+ * or not, without blocking; busy ones go at their last release (called on
  * buffer teardown).  Returns how many are still referenced.
  */
 HL_EXPORT int hl_flush_buffer_nodes(struct hl_buffer *b);

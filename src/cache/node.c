@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * node.c - B-tree nodes: loaded on 0->1 by referencing their buffer and
- * checking their CRC, unloaded on 1->0 by dropping that reference.
+ * checking their CRC, unloaded on their last reference by dropping it.
  *
- * The node structure outlives its loads: after the last release it stays
- * in the table, unloaded, so that the next reference finds it (and the
- * passive caches keep pointing at it), until its buffer is torn down
- * (hl__flush_buffer_nodes(), which never sleeps) or it is deleted.
+ * A loaded node is resident: its loader adds the cache's own reference,
+ * so users' hits and releases are plain count changes.  That reference
+ * is dropped without blocking (hl_try_rel_interlock()) by the pool when
+ * it reclaims the node's buffer, by hl_del_buffers() and
+ * hl_flush_buffer_nodes() (hl__flush_node_at()), or by the users' last
+ * release of a deleted node; that last release unloads the node and
+ * destroys its structure (doc/design.md, section 10, "Nodes").
  *
  * A node's CRC is checked when it is loaded from buffer memory it has not
  * been checked against since that memory was read (each read gives the
@@ -437,6 +440,8 @@ hl_ref_node_safe(struct hl_trans *t, struct hl_node_cache *c, int *errorp)
 		if (*errorp)
 			return NULL;
 	}
+	if (atomic_load_explicit(&n->obj.used, memory_order_relaxed) == 0)
+		atomic_store_explicit(&n->obj.used, 1, memory_order_relaxed);
 	*errorp = 0;
 	return n;
 }
