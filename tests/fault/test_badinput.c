@@ -433,8 +433,9 @@ test_bad_nodes(void)
 	path(a0, "node0");
 	path(a1, "node1");
 	newfs(pa, 2);
-	write_node(a0, 16384, HL_NODE_INTERNAL, 2, 0);
-	write_node(a1, 40960, HL_NODE_LEAF, 5, HL_OFF_MAKE(0, 16384));
+	/* Not at 16384: the first data node is the free map's. */
+	write_node(a0, 20480, HL_NODE_INTERNAL, 2, 0);
+	write_node(a1, 40960, HL_NODE_LEAF, 5, HL_OFF_MAKE(0, 20480));
 	write_node(a1, VS - 4096, HL_NODE_RAW, 100, 0);
 	EXPECT_CLI(0, "0 damaged", "check", a0, a1);
 	/* Flip one payload bit of volume 1's node at 40960. */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include <hammerlock.h>
+#include <hammerlock/btree.h>
 
 #include "cli.h"
 
@@ -232,6 +233,46 @@ check_explain(const char *const *files, int nfiles, const char *mountwhy)
 	free(vh);
 }
 
+static void
+check_tree_report(void *arg, uint64_t off, const char *what)
+{
+	(void)arg;
+	printf("tree: node at offset %#" PRIx64 ": %s\n", off, what);
+}
+
+/*
+ * The B-tree's structure and the free map (hl_btree_check): key order,
+ * bounds, parent pointers, counts, no node reachable twice, and the map
+ * marking exactly the reachable nodes.  Exit status as for nodes.
+ */
+static int
+check_tree(struct check *ck, bool quiet)
+{
+	struct hl_btree_shape sh;
+	struct hl_btree *bt;
+	uint64_t nproblems = 0;
+	int error;
+
+	error = hl_btree_open(ck->m, &bt);
+	if (error != 0) {
+		hl_cli_err("check", "tree: cannot open: %s", strerror(error));
+		return HL_EXIT_DAMAGED;
+	}
+	error = hl_btree_check(bt, &sh, check_tree_report, NULL, &nproblems);
+	hl_btree_close(bt);
+	if (error != 0) {
+		hl_cli_err("check", "tree: walk failed: %s", strerror(error));
+		return HL_EXIT_UNUSABLE;
+	}
+	if (!quiet || nproblems != 0)
+		printf("tree: depth %" PRIu32 ", %" PRIu64 " internal + %" PRIu64
+		       " leaf nodes, %" PRIu64 " keys; free map %" PRIu64
+		       " used, %" PRIu64 " free; %" PRIu64 " problems\n",
+		    sh.depth, sh.internal, sh.leaves, sh.keys, sh.used_nodes,
+		    sh.free_nodes, nproblems);
+	return nproblems != 0 ? HL_EXIT_DAMAGED : HL_EXIT_OK;
+}
+
 int
 hl_cli_check(int argc, char **argv)
 {
@@ -321,6 +362,8 @@ hl_cli_check(int argc, char **argv)
 		    ck->nodes, ck->unused, ck->damaged, ck->read_errors,
 		    ms.reads);
 	rc = ck->damaged != 0 ? HL_EXIT_DAMAGED : HL_EXIT_OK;
+	if (rc == HL_EXIT_OK)
+		rc = check_tree(ck, quiet);
 out:
 	fflush(stdout);
 	if (ck->m != NULL) {
