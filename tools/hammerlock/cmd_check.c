@@ -265,9 +265,10 @@ check_tree(struct check *ck, bool quiet)
 		return HL_EXIT_UNUSABLE;
 	}
 	if (!quiet || nproblems != 0)
-		printf("tree: depth %" PRIu32 ", %" PRIu64 " internal + %" PRIu64
-		       " leaf nodes, %" PRIu64 " keys; free map %" PRIu64
-		       " used, %" PRIu64 " free; %" PRIu64 " problems\n",
+		printf("tree: depth %" PRIu32 ", %" PRIu64
+		       " internal + %" PRIu64 " leaf nodes, %" PRIu64
+		       " keys; free map %" PRIu64 " used, %" PRIu64
+		       " free; %" PRIu64 " problems\n",
 		    sh.depth, sh.internal, sh.leaves, sh.keys, sh.used_nodes,
 		    sh.free_nodes, nproblems);
 	return nproblems != 0 ? HL_EXIT_DAMAGED : HL_EXIT_OK;
