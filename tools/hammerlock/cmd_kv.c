@@ -53,31 +53,6 @@ static const char kv_syntax[] =
     "of them, in any order).  Numbers are decimal or 0x hexadecimal, 0 to\n"
     "2^64-1.  Options may appear anywhere; '--' ends them.\n";
 
-int
-hl_cli_parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s == NULL || !isdigit((unsigned char)s[0]))
-		return EINVAL;
-	errno = 0;
-	/* Decimal, or hex after 0x; never octal. */
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		if (!isxdigit((unsigned char)s[2]))
-			return EINVAL;
-		v = strtoull(s + 2, &end, 16);
-	} else {
-		v = strtoull(s, &end, 10);
-	}
-	if (errno == ERANGE)
-		return ERANGE;
-	if (*end != '\0')
-		return EINVAL;
-	*out = v;
-	return 0;
-}
-
 void
 hl_cli_put_usage(FILE *fp)
 {

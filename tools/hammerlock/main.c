@@ -88,6 +88,41 @@ hl_cli_err(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * The number at the start of s: decimal, or hex after 0x; never octal
+ * ("010" is ten).  *endp points after it.  0, EINVAL or ERANGE.
+ */
+static int
+parse_digits(const char *s, unsigned long long *vp, char **endp)
+{
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return EINVAL;
+	errno = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (!isxdigit((unsigned char)s[2]))
+			return EINVAL;
+		*vp = strtoull(s + 2, endp, 16);
+	} else {
+		*vp = strtoull(s, endp, 10);
+	}
+	return errno == ERANGE ? ERANGE : 0;
+}
+
+int
+hl_cli_parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int error = parse_digits(s, &v, &end);
+
+	if (error)
+		return error;
+	if (*end != '\0')
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
 int
 hl_cli_parse_size(const char *s, uint64_t *out)
 {
@@ -115,19 +150,10 @@ hl_cli_parse_size(const char *s, uint64_t *out)
 	char *end;
 	size_t n;
 
-	if (s == NULL || !isdigit((unsigned char)s[0]))
-		return EINVAL;
-	errno = 0;
-	/* Decimal, or hex after 0x; never octal ("010" is ten). */
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		if (!isxdigit((unsigned char)s[2]))
-			return EINVAL;
-		v = strtoull(s + 2, &end, 16);
-	} else {
-		v = strtoull(s, &end, 10);
-	}
-	if (errno == ERANGE)
-		return ERANGE;
+	int error = parse_digits(s, &v, &end);
+
+	if (error)
+		return error;
 	n = strlen(end);
 	if (n >= sizeof(suffix))
 		return EINVAL;
