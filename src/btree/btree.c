@@ -149,15 +149,6 @@ bt_node_ok(struct hl_node *n)
 	return 0;
 }
 
-static struct hl_node *
-bt_get(struct hl_btree *bt, struct hl_trans *t, uint64_t off, int *errorp)
-{
-	struct hl_node *n = hl_get_node(t, off, false, errorp);
-
-	(void)bt;
-	return n;
-}
-
 /*
  * Shared-coupled descent to the leaf for key.  On success the leaf is
  * returned locked shared, and, if keep_parent, its parent too (*parentp,
@@ -180,7 +171,7 @@ bt_descend_sh(struct hl_btree *bt, struct hl_trans *t, uint64_t key,
 		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
 		return ENOENT;
 	}
-	n = bt_get(bt, t, root, &error);
+	n = hl_get_node(t, root, false, &error);
 	if (n == NULL) {
 		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
 		return error;
@@ -208,8 +199,8 @@ bt_descend_sh(struct hl_btree *bt, struct hl_trans *t, uint64_t key,
 
 		if (i + 1 < bt_count(d) && bt_key(d, i + 1) < ub)
 			ub = bt_key(d, i + 1);
-		c = bt_get(
-		    bt, t, hl_le64_get(bt_elm(d, i) + ELM_CHILD), &error);
+		c = hl_get_node(
+		    t, hl_le64_get(bt_elm(d, i) + ELM_CHILD), false, &error);
 		if (c == NULL)
 			break;
 		bt_lock(bt, hl_node_lock(c), level + 1, false);
@@ -468,8 +459,9 @@ prep_splits(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
 			break;
 		}
 		for (unsigned i = half; i < n && error == 0; i++) {
-			struct hl_node *c = bt_get(bt, t,
-			    hl_le64_get(bt_elm(d, i) + ELM_CHILD), &error);
+			struct hl_node *c = hl_get_node(t,
+			    hl_le64_get(bt_elm(d, i) + ELM_CHILD), false,
+			    &error);
 
 			if (c != NULL)
 				pr->kids[l][pr->nkids[l]++] = c;
@@ -659,7 +651,7 @@ bt_write_pessimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
 		return error ? error : EAGAIN; /* again, with a root */
 	}
-	n = bt_get(bt, t, root, &error);
+	n = hl_get_node(t, root, false, &error);
 	if (n == NULL) {
 		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
 		return error;
@@ -680,8 +672,8 @@ bt_write_pessimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 			goto out;
 		}
 		p.idx[k] = bt_search_internal(d, key);
-		c = bt_get(bt, t, hl_le64_get(bt_elm(d, p.idx[k]) + ELM_CHILD),
-		    &error);
+		c = hl_get_node(t, hl_le64_get(bt_elm(d, p.idx[k]) + ELM_CHILD),
+		    false, &error);
 		if (c == NULL)
 			goto out;
 		bt_lock(bt, hl_node_lock(c), k + 1, true);

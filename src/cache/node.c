@@ -38,6 +38,14 @@ node_ondisk(const struct hl_node *n)
 	return atomic_load_explicit(&n->ondisk, memory_order_relaxed);
 }
 
+/* A hit: the pool's CLOCK byte, in the object's first line with refs. */
+static inline void
+node_mark_used(struct hl_node *n)
+{
+	if (atomic_load_explicit(&n->obj.used, memory_order_relaxed) == 0)
+		atomic_store_explicit(&n->obj.used, 1, memory_order_relaxed);
+}
+
 static inline pthread_mutex_t *
 node_cache_mtx(struct hl_node *n)
 {
@@ -290,9 +298,7 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 		*errorp = error;
 		return NULL;
 	}
-	/* The CLOCK bit lives in the object's first line, with refs. */
-	if (atomic_load_explicit(&n->obj.used, memory_order_relaxed) == 0)
-		atomic_store_explicit(&n->obj.used, 1, memory_order_relaxed);
+	node_mark_used(n);
 	*errorp = 0;
 	return n;
 }
@@ -440,8 +446,7 @@ hl_ref_node_safe(struct hl_trans *t, struct hl_node_cache *c, int *errorp)
 		if (*errorp)
 			return NULL;
 	}
-	if (atomic_load_explicit(&n->obj.used, memory_order_relaxed) == 0)
-		atomic_store_explicit(&n->obj.used, 1, memory_order_relaxed);
+	node_mark_used(n);
 	*errorp = 0;
 	return n;
 }

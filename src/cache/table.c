@@ -193,14 +193,12 @@ hl__tbl_alloc(struct hl_table *t, uint64_t key)
 	atomic_store_explicit(&o->key, key, memory_order_relaxed);
 	atomic_store_explicit(&o->linked, false, memory_order_relaxed);
 	atomic_store_explicit(&o->hnext, NULL, memory_order_relaxed);
-	atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
 	return o;
 }
 
 static void
 tbl_free(struct hl_table *t, struct hl_obj *o)
 {
-	atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
 	pthread_mutex_lock(&t->alloc_mtx);
 	o->fnext = t->freelist;
 	t->freelist = o;

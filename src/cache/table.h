@@ -67,7 +67,6 @@ struct hl_table {
 	struct hl_obj *freelist;
 	char *_Atomic chunks[HL_TBL_MAXCHUNKS];
 	_Atomic uint32_t nobjs; /* objects allocated, all chunks */
-	_Atomic uint64_t live;	/* objects not DEAD */
 };
 
 /* Object i of the table (i < nobjs); for scans. */
@@ -153,12 +152,5 @@ HL_HIDDEN bool hl__tbl_kill(struct hl_table *t, struct hl_obj *o);
  * destroy on its 1->0 release.
  */
 HL_HIDDEN void hl__tbl_discard(struct hl_table *t, struct hl_obj *fresh);
-
-/* Count live objects (not DEAD). */
-static inline uint64_t
-hl__tbl_live(struct hl_table *t)
-{
-	return atomic_load_explicit(&t->live, memory_order_relaxed);
-}
 
 #endif /* HL_CACHE_TABLE_H */
