@@ -242,6 +242,57 @@ HL_EXPORT int hl_modify_node(struct hl_node *n);
 HL_EXPORT void hl_modify_node_done(struct hl_node *n);
 
 /*
+ * Optimistic reads: a resident node read with no reference, no lock and
+ * no store to shared memory (a seqlock on the node's version word).
+ *
+ *	struct hl_node_peek pk;
+ *
+ *	if (!hl_peek_node(m, off, &pk))
+ *		... not resident, or changing: take the locked path ...
+ *	... read pk.data (it may be torn: never trust a value, an index or
+ *	    a length from it before the check below) ...
+ *	if (!hl_peek_valid(&pk))
+ *		... discard what was read: retry, or take the locked path ...
+ *
+ * The version word changes whenever the node's bytes may change: on load
+ * and unload, and in every hl_modify_node() .. hl_modify_node_done()
+ * window (concurrent windows included).  So if hl_peek_valid() returns
+ * true, nothing changed the node between the two calls, and what was
+ * read from pk.data in between is a consistent copy of the node `off'.
+ * Bytes written into a buffer through hl_modify_buffer() alone are not
+ * covered: modify nodes through hl_modify_node().  The memory behind
+ * pk.data is buffer memory, which stays mapped until unmount even after
+ * the node is reclaimed, so a stale read is never a fault.  Reads of
+ * pk.data race with writers by design; read them with volatile (or
+ * relaxed atomic) loads.  hl_peek_node() marks the node used for the
+ * pool's CLOCK.  Neither call sleeps; both are acquire loads.
+ */
+struct hl_node_peek {
+	struct hl_node *node; /* type-stable: never freed before unmount */
+	const void *data;     /* the node's bytes when peeked */
+	uint64_t ver;	      /* its version word then */
+};
+
+HL_EXPORT bool hl_peek_node(struct hl_mount *m, uint64_t offset,
+    struct hl_node_peek *pk) __attribute__((warn_unused_result));
+HL_EXPORT bool hl_peek_valid(const struct hl_node_peek *pk)
+    __attribute__((warn_unused_result));
+
+/*
+ * Hold a referenced node's version busy (hl_peek_node fails, and checks
+ * of earlier peeks fail) over a change that spans several nodes.  A
+ * reader validates a node after peeking the child it found there; when a
+ * writer changes the child first and the parent afterwards (a split),
+ * the parent must already look busy while the child changes, or a reader
+ * could pair the old parent with the new child.  So a structural writer
+ * marks each node it holds exclusive for the change as it locks it, and
+ * ends the mark before unlocking.  Windows nest and overlap freely.
+ * Never sleeps; one atomic each.
+ */
+HL_EXPORT void hl_node_change_begin(struct hl_node *n);
+HL_EXPORT void hl_node_change_end(struct hl_node *n);
+
+/*
  * The passive node cache: a pointer to a node that holds no reference.
  * It is cleared when the node structure goes away; hl_ref_node_safe()
  * references the node through it (ENOENT if it was cleared).  A cache

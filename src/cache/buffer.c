@@ -64,7 +64,7 @@ hl__buffer_drop_data(struct hl_buffer *b)
 		return;
 	atomic_store_explicit(&b->data, NULL, memory_order_relaxed);
 	atomic_store_explicit(&b->needcrc, 0, memory_order_relaxed);
-	m->io->ops->free(m->io, data, m->buffer_size);
+	hl__pool_mem_put(m, data);
 	hl__pool_unreserve(m);
 	hl__stat_add(&m->st.buffer_unloads, 1);
 }
@@ -157,7 +157,7 @@ buf_load(struct hl_buffer *b, bool isnew)
 	error = hl__pool_reserve(m);
 	if (error)
 		goto fail;
-	data = m->io->ops->alloc(m->io, m->buffer_size);
+	data = hl__pool_mem_get(m);
 	if (data == NULL) {
 		hl__pool_unreserve(m);
 		error = ENOMEM;
@@ -175,7 +175,7 @@ buf_load(struct hl_buffer *b, bool isnew)
 			    "hammerlock: buffer %#llx (%s): read failed: %s\n",
 			    (unsigned long long)off, b->vol->path,
 			    strerror(error));
-			m->io->ops->free(m->io, data, m->buffer_size);
+			hl__pool_mem_put(m, data);
 			hl__pool_unreserve(m);
 			goto fail;
 		}

@@ -67,7 +67,9 @@ struct hl_node {
 	struct hl_buffer *_Atomic buffer; /* referenced while loaded */
 	void *_Atomic ondisk;		  /* into buffer->data, or NULL */
 	_Atomic uint64_t crc_gen;	  /* buffer gen its CRC passed at */
-	struct hl_node_cache *caches;	  /* under the mount's cache lock */
+	_Atomic uint64_t ver; /* version: changes in progress (low 16 bits)
+			       * and changes made (above): hl_peek_node() */
+	struct hl_node_cache *caches; /* under the mount's cache lock */
 };
 
 #define HL_CACHE_LOCKS 64u
@@ -90,6 +92,8 @@ struct hl_mount {
 	_Atomic uint64_t pool_used;
 	pthread_mutex_t pool_mtx; /* one reclaimer at a time; the hand */
 	uint32_t pool_hand;
+	pthread_mutex_t mem_mtx; /* the free list of buffer memory */
+	void *mem_free;		 /* linked through each block's first word */
 	_Atomic uint64_t gen_next;
 
 	pthread_mutex_t sync_mtx; /* one sync at a time */
@@ -140,6 +144,17 @@ HL_HIDDEN void hl__volume_destroy(struct hl_volume *v);
 /* The pool: reserve room for one buffer (reclaiming if over budget). */
 HL_HIDDEN int hl__pool_reserve(struct hl_mount *m);
 HL_HIDDEN void hl__pool_unreserve(struct hl_mount *m);
+
+/*
+ * Buffer memory (buffer_size bytes) from the free list, else from the
+ * backend (NULL: ENOMEM); and back to the free list.  Buffer memory is
+ * type-stable: it goes back to the backend only at unmount (drain), so an
+ * optimistic reader (hl_peek_node) that still points into a reclaimed
+ * buffer reads stale bytes, never freed memory.
+ */
+HL_HIDDEN void *hl__pool_mem_get(struct hl_mount *m);
+HL_HIDDEN void hl__pool_mem_put(struct hl_mount *m, void *p);
+HL_HIDDEN void hl__pool_mem_drain(struct hl_mount *m);
 
 /* Buffers: the table's release callback, and teardown at unmount. */
 HL_HIDDEN void hl__buffer_release_obj(struct hl_obj *o);

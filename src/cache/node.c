@@ -46,6 +46,31 @@ node_mark_used(struct hl_node *n)
 		atomic_store_explicit(&n->obj.used, 1, memory_order_relaxed);
 }
 
+/*
+ * The version word (hl_peek_node): a change begins with an increment of
+ * the low 16 bits (changes in progress) and ends by moving it into the
+ * upper bits, so the word only grows, and a reader that saw no change in
+ * progress and finds the same word afterwards saw no change at all.  The
+ * release fence keeps the begin ahead of the change's stores; the end is
+ * a release, for readers that start after it.
+ */
+#define NODE_VER_BUSY 0xffffu
+#define NODE_VER_DONE 0x10000u
+
+static inline void
+node_ver_begin(struct hl_node *n)
+{
+	atomic_fetch_add_explicit(&n->ver, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static inline void
+node_ver_end(struct hl_node *n)
+{
+	atomic_fetch_add_explicit(
+	    &n->ver, NODE_VER_DONE - 1, memory_order_release);
+}
+
 static inline pthread_mutex_t *
 node_cache_mtx(struct hl_node *n)
 {
@@ -93,7 +118,9 @@ node_unload(struct hl_node *n)
 	    HL_NODE_F_RESIDENT)
 		atomic_fetch_sub_explicit(
 		    &b->noderefs, 1, memory_order_relaxed);
+	node_ver_begin(n);
 	atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
+	node_ver_end(n);
 	atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
 }
 
@@ -219,7 +246,9 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 		    memory_order_relaxed);
 	}
 	atomic_store_explicit(&n->buffer, b, memory_order_relaxed);
+	node_ver_begin(n);
 	atomic_store_explicit(&n->ondisk, p, memory_order_relaxed);
+	node_ver_end(n);
 	hl__stat_add(&m->st.node_loads, 1);
 	/* Resident: the cache's own reference keeps it loaded. */
 	atomic_fetch_or_explicit(
@@ -342,13 +371,59 @@ hl_modify_node(struct hl_node *n)
 			  m->node_size);
 	atomic_fetch_or_explicit(
 	    &b->needcrc, (uint64_t)1 << slot, memory_order_relaxed);
+	node_ver_begin(n);
 	return 0;
 }
 
 void
 hl_modify_node_done(struct hl_node *n)
 {
+	node_ver_end(n);
 	hl_modify_buffer_done(hl_node_buffer(n));
+}
+
+void
+hl_node_change_begin(struct hl_node *n)
+{
+	node_ver_begin(n);
+}
+
+void
+hl_node_change_end(struct hl_node *n)
+{
+	node_ver_end(n);
+}
+
+bool
+hl_peek_node(struct hl_mount *m, uint64_t offset, struct hl_node_peek *pk)
+{
+	struct hl_obj *o = hl__tbl_lookup(&m->nodes, offset);
+	struct hl_node *n;
+	uint64_t v;
+	void *d;
+
+	if (o == NULL)
+		return false;
+	n = hl__obj_node(o);
+	v = atomic_load_explicit(&n->ver, memory_order_acquire);
+	if ((v & NODE_VER_BUSY) != 0 || hl__obj_key(o) != offset)
+		return false;
+	/* Loaded now and for as long as the word stays v. */
+	if ((d = node_ondisk(n)) == NULL)
+		return false;
+	node_mark_used(n);
+	pk->node = n;
+	pk->data = d;
+	pk->ver = v;
+	return true;
+}
+
+bool
+hl_peek_valid(const struct hl_node_peek *pk)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&pk->node->ver, memory_order_relaxed) ==
+	       pk->ver;
 }
 
 /*

@@ -32,6 +32,41 @@
 
 #include "cache_internal.h"
 
+void *
+hl__pool_mem_get(struct hl_mount *m)
+{
+	void *p;
+
+	pthread_mutex_lock(&m->mem_mtx);
+	p = m->mem_free;
+	if (p != NULL)
+		memcpy(&m->mem_free, p, sizeof(void *));
+	pthread_mutex_unlock(&m->mem_mtx);
+	if (p == NULL)
+		p = m->io->ops->alloc(m->io, m->buffer_size);
+	return p;
+}
+
+void
+hl__pool_mem_put(struct hl_mount *m, void *p)
+{
+	pthread_mutex_lock(&m->mem_mtx);
+	memcpy(p, &m->mem_free, sizeof(void *));
+	m->mem_free = p;
+	pthread_mutex_unlock(&m->mem_mtx);
+}
+
+void
+hl__pool_mem_drain(struct hl_mount *m)
+{
+	void *p;
+
+	while ((p = m->mem_free) != NULL) {
+		memcpy(&m->mem_free, p, sizeof(void *));
+		m->io->ops->free(m->io, p, m->buffer_size);
+	}
+}
+
 void
 hl__pool_unreserve(struct hl_mount *m)
 {

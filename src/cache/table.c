@@ -127,6 +127,21 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 }
 
 struct hl_obj *
+hl__tbl_lookup(struct hl_table *t, uint64_t key)
+{
+	struct hl_obj *o;
+	uint32_t hops = 0;
+
+	o = atomic_load_explicit(
+	    &t->buckets[tbl_bucket(t, key)], memory_order_acquire);
+	for (; o != NULL && ++hops <= HL_TBL_WALK_LIMIT;
+	     o = atomic_load_explicit(&o->hnext, memory_order_acquire))
+		if (hl__obj_key(o) == key)
+			return o;
+	return NULL;
+}
+
+struct hl_obj *
 hl__tbl_peek(struct hl_table *t, uint64_t key)
 {
 	uint32_t b = tbl_bucket(t, key);

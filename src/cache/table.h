@@ -120,6 +120,14 @@ HL_HIDDEN struct hl_obj *hl__tbl_find(struct hl_table *t, uint64_t key,
 HL_HIDDEN struct hl_obj *hl__tbl_peek(struct hl_table *t, uint64_t key);
 
 /*
+ * Lock-free and reference-free: an object whose key was `key' when the
+ * walk passed it, or NULL (a hint only, like every lock-free miss).  The
+ * object may die or change identity at any moment: the caller needs its
+ * own validation (hl_peek_node: the node's version word).
+ */
+HL_HIDDEN struct hl_obj *hl__tbl_lookup(struct hl_table *t, uint64_t key);
+
+/*
  * A DEAD object for a new key: from the free list or a new chunk, with
  * its key set, unlinked, hnext cleared.  Revive it (hl_revive_interlock)
  * before hl__tbl_insert.  NULL if the table is full or out of memory.
