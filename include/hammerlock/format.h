@@ -43,13 +43,13 @@
  *
  *   off size field           meaning
  *     0   8  magic           HL_VOLHDR_MAGIC, the bytes "HAMMERLK"
- *     8   4  version         HL_FORMAT_VERSION (2)
+ *     8   4  version         HL_FORMAT_VERSION (3)
  *    12   4  header_size     512
  *    16   4  vol_no          this volume's number, < vol_count
  *    20   4  vol_count       number of volumes in the mount, 1..256
  *    24  16  mount_id        random, the same in every volume, not all 0
  *    40   4  buffer_size     power of two, node_size..1 MiB
- *    44   4  node_size       power of two, 512..buffer_size
+ *    44   4  node_size       power of two, 128..buffer_size
  *    48   8  vol_size        bytes; a multiple of buffer_size, >= 2 buffers
  *    56   8  root_node       offset of the B-tree root, or 0 (read from
  *                            volume 0; newfs writes 0)
@@ -117,9 +117,9 @@ extern "C" {
 	    ((uint64_t)(byteoff)&HL_OFF_SHORT_MASK))
 
 /* Limits and defaults. */
-#define HL_FORMAT_VERSION      2u
+#define HL_FORMAT_VERSION      3u
 #define HL_MAX_VOLUMES	       256
-#define HL_NODE_SIZE_MIN       512u
+#define HL_NODE_SIZE_MIN       128u
 #define HL_BUFFER_SIZE_MAX     (1u << 20)
 #define HL_NODE_SIZE_DEFAULT   4096u
 #define HL_BUFFER_SIZE_DEFAULT 16384u
@@ -178,8 +178,8 @@ struct hl_volume_header {
 #define HL_NODE_DELETED	   3u
 #define HL_NODE_RAW	   4u
 #define HL_NODE_TYPE_MAX   HL_NODE_RAW
-#define HL_BTREE_ELM_SIZE  64u
-/* Element capacity of an internal or leaf node: 63 for 4 KiB, as HAMMER. */
+#define HL_BTREE_ELM_SIZE  16u
+/* Element capacity of an internal or leaf node: 254 for 4 KiB. */
 #define HL_NODE_MAX_ELMS(ns)  (((ns)-HL_NODE_HDR_SIZE) / HL_BTREE_ELM_SIZE)
 #define HL_NODE_PAYLOAD(node) ((void *)((uint8_t *)(node) + HL_NODE_HDR_SIZE))
 
@@ -317,7 +317,7 @@ HL_EXPORT uint32_t hl_freemap_nodes(const struct hl_volume_header *vh);
 /* Set vh's freemap fields from its vol_no and sizes. */
 HL_EXPORT void hl_volhdr_set_freemap(struct hl_volume_header *vh);
 
-/* A node size this format accepts: a power of two, 512..1 MiB. */
+/* A node size this format accepts: a power of two, 128..1 MiB. */
 HL_EXPORT bool hl_node_size_valid(size_t node_size);
 
 /* CRC32C of bytes [4, node_size) of a node; 0 if node_size < 4. */

@@ -217,7 +217,7 @@ hl__node_alloc(struct hl_btree *bt, struct hl_trans *t, unsigned type,
 		hl_rel_node(n);
 		return error;
 	}
-	bt_stat(&bt->st.allocs);
+	bt_stat(&BT_ST(bt)->allocs);
 	*np = n;
 	return 0;
 }
@@ -251,7 +251,7 @@ void
 hl__node_free(struct hl_btree *bt, uint64_t off)
 {
 	pend_push(bt, off);
-	bt_stat(&bt->st.frees);
+	bt_stat(&BT_ST(bt)->frees);
 }
 
 /* Clear off's bit in the free map now.  0 or an errno. */

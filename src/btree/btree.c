@@ -25,6 +25,7 @@
  * Nodes created by a split are not locked: nobody can reach them until
  * the exclusively held parent is released, and they are complete by then.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,16 +222,169 @@ bt_descend_sh(struct hl_btree *bt, struct hl_trans *t, uint64_t key,
 	return error;
 }
 
+/* --- lock-free lookups ----------------------------------------------------
+ *
+ * hl_btree_get() first walks the tree with no lock, no reference and no
+ * store (optimistic lock coupling over hl_peek_node): at each level it
+ * searches the node, peeks the child, and only then checks that the node
+ * it came from did not change, so the child really was its child while
+ * the child's version was read.  The root is the root if the tree's root
+ * version word (rootver) was idle and unchanged around reading the root
+ * pointer and peeking the root node; after that a root split changes the
+ * old root's version.  A check that fails runs the walk again; a node
+ * that is not resident, or keeps changing, sends the get to the locked
+ * path, which loads it and reports real damage.
+ */
+
+#define BT_OPT_TRIES 4
+
+enum bt_opt { BT_O_CHILD, BT_O_FOUND, BT_O_ABSENT, BT_O_BAD };
+
+/*
+ * One step of the lock-free walk over a node's bytes, which writers may
+ * be changing: every field is read once (volatile), and nothing read is
+ * trusted beyond staying inside the node until the caller's version check
+ * passes.  These reads race with writers by design, so ThreadSanitizer is
+ * told not to instrument this function (the version checks around it are
+ * atomics it does see); everything it returns is discarded unless the
+ * version check passes.
+ */
+__attribute__((no_sanitize("thread"))) static enum bt_opt
+bt_opt_step(const uint8_t *d, uint64_t key, unsigned maxelm, uint64_t *outp)
+{
+	unsigned type, count, lo, hi, mid;
+
+	type = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_TYPE));
+	count = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_COUNT));
+	if (count > maxelm)
+		return BT_O_BAD;
+#define OKEY(i)                                                                \
+	le64toh(*(const volatile uint64_t *)(d + HL_NODE_HDR_SIZE +            \
+					     (size_t)(i)*HL_BTREE_ELM_SIZE))
+#define OVAL(i)                                                                \
+	le64toh(*(const volatile uint64_t *)(d + HL_NODE_HDR_SIZE +            \
+					     (size_t)(i)*HL_BTREE_ELM_SIZE +   \
+					     ELM_VALUE))
+	if (type == HL_NODE_INTERNAL) {
+		if (count == 0)
+			return BT_O_BAD;
+		lo = 1;
+		hi = count; /* as bt_search_internal() */
+		while (lo < hi) {
+			mid = (lo + hi) / 2;
+			if (OKEY(mid) <= key)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		*outp = OVAL(lo - 1);
+		return BT_O_CHILD;
+	}
+	if (type != HL_NODE_LEAF)
+		return BT_O_BAD;
+	lo = 0;
+	hi = count; /* as bt_search_leaf() */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (OKEY(mid) < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < count && OKEY(lo) == key) {
+		*outp = OVAL(lo);
+		return BT_O_FOUND;
+	}
+	return BT_O_ABSENT;
+#undef OKEY
+#undef OVAL
+}
+
+static inline bool
+bt_rootver_idle(uint64_t v)
+{
+	return (v & 0xffffu) == 0;
+}
+
+/* 0 or ENOENT: the answer; EAGAIN: no answer this time. */
+static int
+bt_get_optimistic(struct hl_btree *bt, uint64_t key, uint64_t *valp)
+{
+	struct hl_node_peek cur, nxt;
+	uint64_t rv, root, out;
+	int level;
+
+	rv = atomic_load_explicit(&bt->rootver, memory_order_acquire);
+	if (!bt_rootver_idle(rv))
+		return EAGAIN;
+	root = hl_mount_root(bt->m);
+	if (root == 0) {
+		atomic_thread_fence(memory_order_acquire);
+		return atomic_load_explicit(
+			   &bt->rootver, memory_order_relaxed) == rv
+			   ? ENOENT
+			   : EAGAIN;
+	}
+	if (!hl_peek_node(bt->m, root, &cur))
+		return EAGAIN;
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&bt->rootver, memory_order_relaxed) != rv)
+		return EAGAIN;
+	for (level = 0; level < BT_MAXDEPTH; level++) {
+		switch (bt_opt_step(cur.data, key, bt->maxelm, &out)) {
+		case BT_O_CHILD:
+			if (!hl_peek_node(bt->m, out, &nxt) ||
+			    !hl_peek_valid(&cur))
+				return EAGAIN;
+			cur = nxt;
+			continue;
+		case BT_O_FOUND:
+			if (!hl_peek_valid(&cur))
+				return EAGAIN;
+			*valp = out;
+			return 0;
+		case BT_O_ABSENT:
+			return hl_peek_valid(&cur) ? ENOENT : EAGAIN;
+		case BT_O_BAD:
+			return EAGAIN;
+		}
+	}
+	return EAGAIN;
+}
+
+/* Root changes (a root split) are bracketed for the lock-free walk. */
+static void
+bt_rootver_begin(struct hl_btree *bt)
+{
+	atomic_fetch_add_explicit(&bt->rootver, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static void
+bt_rootver_end(struct hl_btree *bt)
+{
+	atomic_fetch_add_explicit(
+	    &bt->rootver, 0x10000u - 1, memory_order_release);
+}
+
 int
 hl_btree_get(struct hl_btree *bt, uint64_t key, uint64_t *valp)
 {
 	struct hl_node *leaf, *parent;
 	struct hl_trans t;
-	int error, level;
+	int error, level, tries;
 	unsigned i;
 	void *d;
 
-	bt_stat(&bt->st.gets);
+	bt_stat(&BT_ST(bt)->gets);
+	for (tries = 0; tries < BT_OPT_TRIES; tries++) {
+		error = bt_get_optimistic(bt, key, valp);
+		if (error != EAGAIN)
+			return error;
+		if (tries + 1 < BT_OPT_TRIES)
+			bt_stat(&BT_ST(bt)->optimistic_retries);
+	}
+	bt_stat(&BT_ST(bt)->optimistic_fallbacks);
 	hl_trans_init(&t, bt->m);
 	error = bt_descend_sh(bt, &t, key, false, &leaf, &parent, &level, NULL);
 	if (error)
@@ -314,7 +468,7 @@ bt_write_optimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 		return error == ENOENT && put ? EAGAIN : error;
 	if (hl_lock_upgrade(hl_node_lock(leaf), 1) != 0) {
 		/* Other readers: relock exclusive under the parent. */
-		bt_stat(&bt->st.upgrade_deadlocks);
+		bt_stat(&BT_ST(bt)->upgrade_deadlocks);
 		bt_unlock(bt, hl_node_lock(leaf), level);
 		bt_lock(bt, hl_node_lock(leaf), level, true);
 	}
@@ -338,11 +492,31 @@ struct bt_path {
 	bool rootlock;		   /* root lock still held (exclusive) */
 };
 
+/*
+ * Lock a node of the held path exclusive, and mark it changing for the
+ * lock-free readers (hl_node_change_begin) until path_put(): a split or a
+ * removal changes a child before its parent, and a reader must not pair
+ * the parent it validated with the child's new content.
+ */
+static void
+path_lock(struct hl_btree *bt, struct hl_node *n, int level)
+{
+	bt_lock(bt, hl_node_lock(n), level, true);
+	hl_node_change_begin(n);
+}
+
+static void
+path_put(struct hl_btree *bt, struct hl_node *n, int level)
+{
+	hl_node_change_end(n);
+	bt_put(bt, n, level);
+}
+
 static void
 path_release_above(struct hl_btree *bt, struct bt_path *p, int level)
 {
 	for (int i = p->first; i < level; i++)
-		bt_put(bt, p->n[i], i);
+		path_put(bt, p->n[i], i);
 	if (p->first < level)
 		p->first = level;
 	if (p->rootlock) {
@@ -360,7 +534,7 @@ path_release(struct hl_btree *bt, struct bt_path *p)
 static bool
 bt_safe(struct hl_btree *bt, void *d, bool put)
 {
-	return put ? bt_count(d) < bt->maxelm : bt_count(d) > 1;
+	return put ? bt_count(d) < bt_cap(bt, d) : bt_count(d) > 1;
 }
 
 /*
@@ -389,7 +563,7 @@ bt_drop_node(struct hl_btree *bt, struct hl_node *n)
 	}
 	hl_delete_node(n);
 	hl__node_free(bt, hl_node_offset(n));
-	bt_stat(&bt->st.removals);
+	bt_stat(&BT_ST(bt)->removals);
 }
 
 static void
@@ -430,7 +604,8 @@ prep_splits(struct hl_btree *bt, struct hl_trans *t, struct bt_path *p, int k,
 	int j = k, l, error = 0;
 
 	memset(pr, 0, sizeof(*pr));
-	while (j >= p->first && bt_count(hl_node_data(p->n[j])) >= bt->maxelm)
+	while (j >= p->first && bt_count(hl_node_data(p->n[j])) >=
+				    bt_cap(bt, hl_node_data(p->n[j])))
 		j--;
 	if (j < p->first && (p->first > 0 || !p->rootlock))
 		hl__fatal("hl_btree_put", hl_node_lock(p->n[p->first]),
@@ -518,7 +693,7 @@ bt_split(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
 	hl_modify_node_done(l);
 	hl_modify_node_done(r);
 	*sepp = bt_key(rd, 0);
-	bt_stat(&bt->st.splits);
+	bt_stat(&BT_ST(bt)->splits);
 	for (unsigned i = 0; i < pr->nkids[k]; i++)
 		bt_set_parent_of(
 		    bt, pr->kids[k][i], hl_node_offset(r), k + 1, true);
@@ -554,7 +729,7 @@ bt_insert_at(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
 	void *d = hl_node_data(node);
 	uint64_t sep;
 
-	if (bt_count(d) < bt->maxelm) {
+	if (bt_count(d) < bt_cap(bt, d)) {
 		/* vn was created with node as its parent. */
 		bt_insert_into(node, key, v);
 		return;
@@ -565,8 +740,10 @@ bt_insert_at(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
 	 */
 	while (p->depth > k + 1) {
 		p->depth--;
-		bt_put(bt, p->n[p->depth], p->depth);
+		path_put(bt, p->n[p->depth], p->depth);
 	}
+	if (k == 0)
+		bt_rootver_begin(bt); /* ends once the new root is set */
 	r = bt_split(bt, p, k, pr, &sep);
 	tn = key >= sep ? r : node;
 	bt_insert_into(tn, key, v);
@@ -591,6 +768,7 @@ bt_insert_at(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
 	bt_set_parent_of(bt, node, hl_node_offset(nr), 0, false);
 	bt_set_parent_of(bt, r, hl_node_offset(nr), 0, false);
 	hl_mount_set_root(bt->m, hl_node_offset(nr));
+	bt_rootver_end(bt);
 }
 
 /*
@@ -656,7 +834,7 @@ bt_write_pessimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 		bt_unlock(bt, &bt->rootlock, BT_ROOTLVL);
 		return error;
 	}
-	bt_lock(bt, hl_node_lock(n), 0, true);
+	path_lock(bt, n, 0);
 	p.n[0] = n;
 	p.depth = 1;
 	for (k = 0;; k++) {
@@ -676,7 +854,7 @@ bt_write_pessimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 		    false, &error);
 		if (c == NULL)
 			goto out;
-		bt_lock(bt, hl_node_lock(c), k + 1, true);
+		path_lock(bt, c, k + 1);
 		p.n[k + 1] = c;
 		p.depth = k + 2;
 		n = c;
@@ -721,7 +899,7 @@ bt_write(struct hl_btree *bt, bool put, uint64_t key, uint64_t val)
 	hl_trans_init(&t, bt->m);
 	error = bt_write_optimistic(bt, &t, put, key, val);
 	for (tries = 0; error == EAGAIN && tries < 4; tries++) {
-		bt_stat(&bt->st.restarts);
+		bt_stat(&BT_ST(bt)->restarts);
 		error = bt_write_pessimistic(bt, &t, put, key, val);
 	}
 	return error;
@@ -730,14 +908,14 @@ bt_write(struct hl_btree *bt, bool put, uint64_t key, uint64_t val)
 int
 hl_btree_put(struct hl_btree *bt, uint64_t key, uint64_t val)
 {
-	bt_stat(&bt->st.puts);
+	bt_stat(&BT_ST(bt)->puts);
 	return bt_write(bt, true, key, val);
 }
 
 int
 hl_btree_del(struct hl_btree *bt, uint64_t key)
 {
-	bt_stat(&bt->st.dels);
+	bt_stat(&BT_ST(bt)->dels);
 	return bt_write(bt, false, key, 0);
 }
 
@@ -756,6 +934,8 @@ hl_btree_open(struct hl_mount *m, struct hl_btree **btp)
 	bt->m = m;
 	bt->ns = hl_mount_node_size(m);
 	bt->maxelm = HL_NODE_MAX_ELMS(bt->ns);
+	bt->maxint =
+	    bt->maxelm < BT_INTERNAL_MAX ? bt->maxelm : BT_INTERNAL_MAX;
 	bt->nvol = hl_mount_nvolumes(m);
 	hl_lock_init(&bt->rootlock);
 	/* A permanent reference (locks need one), taken as a first one. */
@@ -795,7 +975,29 @@ hl_btree_sync(struct hl_btree *bt, char *why, size_t whylen)
 	return hl_mount_sync(bt->m, why, whylen);
 }
 
-#define BTST(f) atomic_load_explicit(&bt->st.f, memory_order_relaxed)
+/* --- statistics ----------------------------------------------------------- */
+
+static _Atomic unsigned bt_stripe_next;
+static _Thread_local unsigned bt_stripe = UINT32_MAX;
+
+unsigned
+hl__bt_stripe(void)
+{
+	if (bt_stripe == UINT32_MAX)
+		bt_stripe = atomic_fetch_add_explicit(
+				&bt_stripe_next, 1, memory_order_relaxed) %
+			    BT_STRIPES;
+	return bt_stripe;
+}
+
+#define BTST(f)                                                                \
+	({                                                                     \
+		uint64_t sum_ = 0;                                             \
+		for (int i_ = 0; i_ < BT_STRIPES; i_++)                        \
+			sum_ += atomic_load_explicit(                          \
+			    &bt->st[i_].f, memory_order_relaxed);              \
+		sum_;                                                          \
+	})
 
 void
 hl_btree_stats(struct hl_btree *bt, struct hl_btree_stats *st)
@@ -810,6 +1012,8 @@ hl_btree_stats(struct hl_btree *bt, struct hl_btree_stats *st)
 	st->removals = BTST(removals);
 	st->allocs = BTST(allocs);
 	st->frees = BTST(frees);
+	st->optimistic_retries = BTST(optimistic_retries);
+	st->optimistic_fallbacks = BTST(optimistic_fallbacks);
 }
 
 /* --- cursors ----------------------------------------------------------------
@@ -899,7 +1103,7 @@ hl_btree_seek(
 {
 	int error;
 
-	bt_stat(&c->bt->st.scans);
+	bt_stat(&BT_ST(c->bt)->scans);
 	c->any = false;
 	error = cursor_fill(c, key);
 	if (error)

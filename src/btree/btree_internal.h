@@ -104,6 +104,17 @@ bt_set_elm(void *node, unsigned i, uint64_t key, uint64_t v)
 	hl_le64_put(e + ELM_VALUE, v);
 }
 
+/*
+ * An internal node holds at most BT_INTERNAL_MAX elements, fewer than a
+ * 4 KiB node could (254): splitting an internal node keeps a reference on
+ * every child that moves (to fix its parent field without a read that
+ * could fail), and each pins its buffer, so a split needs about half this
+ * many buffers of pool on top of what other threads hold.  63 keeps that
+ * under 40 buffers, as in HAMMER; leaves have no children and are full
+ * size.
+ */
+#define BT_INTERNAL_MAX 63u
+
 /* Free map geometry of one volume. */
 struct bt_fmap {
 	uint64_t first;	 /* offset of the first free-map node */
@@ -114,10 +125,13 @@ struct bt_fmap {
 	pthread_mutex_t lock;
 };
 
+#define BT_STRIPES 16
+
 struct hl_btree {
 	struct hl_mount *m;
 	uint32_t ns;	 /* node size */
-	uint32_t maxelm; /* elements a node holds */
+	uint32_t maxelm; /* elements a leaf holds */
+	uint32_t maxint; /* elements an internal node holds (see bt_cap) */
 	uint32_t bits;	 /* slots one free-map node maps */
 	int nvol;
 
@@ -138,11 +152,27 @@ struct hl_btree {
 	uint64_t *pend;
 	size_t npend, cappend;
 
-	struct {
+	/*
+	 * Root changes in progress (low 16 bits) and made (above), as a
+	 * node's version word (hl_peek_node): an optimistic reader that
+	 * read the root pointer and the root node's version between two
+	 * equal, idle readings of it started from the real root.
+	 */
+	_Atomic uint64_t rootver;
+
+	/* Statistics, striped by thread: no line shared per operation. */
+	struct bt_counters {
 		_Atomic uint64_t gets, puts, dels, scans, restarts,
-		    upgrade_deadlocks, splits, removals, allocs, frees;
-	} st;
+		    upgrade_deadlocks, splits, removals, allocs, frees,
+		    optimistic_retries, optimistic_fallbacks;
+		char pad[128 - 12 * sizeof(uint64_t)];
+	} st[BT_STRIPES];
 };
+
+/* This thread's statistics stripe. */
+HL_HIDDEN unsigned hl__bt_stripe(void);
+
+#define BT_ST(bt) (&(bt)->st[hl__bt_stripe()])
 
 static inline void
 bt_stat(_Atomic uint64_t *c)
@@ -165,5 +195,12 @@ HL_HIDDEN bool hl__fmap_is_map_node(struct hl_btree *bt, uint64_t off);
 /* Lock-order checking (debug builds): the tree level of each lock held. */
 HL_HIDDEN void hl__bt_order_acquire(struct hl_btree *bt, int level);
 HL_HIDDEN void hl__bt_order_release(struct hl_btree *bt, int level);
+
+/* Elements node (a leaf or an internal node) may hold. */
+static inline unsigned
+bt_cap(const struct hl_btree *bt, const void *node)
+{
+	return bt_type(node) == HL_NODE_INTERNAL ? bt->maxint : bt->maxelm;
+}
 
 #endif /* HL_BTREE_INTERNAL_H */

@@ -186,7 +186,7 @@ test_clean(void)
 	EXPECT_CLI(0, "usage: hammerlock newfs", "newfs", "--help");
 	EXPECT_CLI(0, "usage: hammerlock check", "check", "--help");
 	EXPECT_CLI(0, "usage: hammerlock check", "help", "check");
-	EXPECT_CLI(0, "format version 2", "--version");
+	EXPECT_CLI(0, "format version 3", "--version");
 	PASS();
 }
 
@@ -268,11 +268,11 @@ test_bad_header(void)
 	EXPECT_CLI(2, "not a hammerlock volume", "check", a);
 	/* Wrong version, with or without a matching CRC. */
 	newfs(pa, 1);
-	poke32(a, HL_VOLHDR_OFF_VERSION, 1, true);
+	poke32(a, HL_VOLHDR_OFF_VERSION, 2, true);
 	expect_probe(pa, 1, ENOTSUP,
-	    "hdr0: format version 1 is not supported (this build reads "
-	    "version 2)");
-	EXPECT_CLI(2, "format version 1 is not supported", "check", a);
+	    "hdr0: format version 2 is not supported (this build reads "
+	    "version 3)");
+	EXPECT_CLI(2, "format version 2 is not supported", "check", a);
 	poke32(a, HL_VOLHDR_OFF_VERSION, 9, false);
 	expect_probe(pa, 1, ENOTSUP, "format version 9");
 	/* Bad header CRC. */
@@ -595,9 +595,9 @@ test_cache_bad_nodes(void)
 	node[3000] ^= 0x10; /* bad CRC */
 	HT_CHECK(pwrite(fd, node, sizeof(node), 36864) == 4096, "write");
 	close(fd);
-	/* A bad type; 200 elements in a leaf (63 fit). */
+	/* A bad type; 300 elements in a leaf (254 fit). */
 	write_node(a0, 40960, 9, 0, 0);
-	write_node(a0, 45056, HL_NODE_LEAF, 200, 0);
+	write_node(a0, 45056, HL_NODE_LEAF, 300, 0);
 	/* Volume 1, behind good CRCs: elements in a FREE node, a parent
 	 * not aligned to a node, a parent in zone 3; then a good node. */
 	write_node(a1, 49152, HL_NODE_FREE, 3, 0);
@@ -667,8 +667,8 @@ test_cache_bad_nodes(void)
 	cache_unmount(m);
 	/* The program lists what is left. */
 	EXPECT_CLI(1,
-	    "0x200000000000b000: bad element count 200 for a leaf "
-	    "node (at most 63)",
+	    "0x200000000000b000: bad element count 300 for a leaf "
+	    "node (at most 254)",
 	    "check", a0, a1);
 	EXPECT_CLI(1, "0x201000000000c000: bad element count 3 for a free",
 	    "check", a0, a1);

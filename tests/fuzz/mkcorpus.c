@@ -91,7 +91,7 @@ main(int argc, char **argv)
 	/* Single nodes of each size. */
 	node(one, 512, HL_NODE_LEAF, 7, HL_OFF_MAKE(1, 8192));
 	bad |= put(argv[1], "node-512", 0x00, one, 512);
-	node(one, 4096, HL_NODE_INTERNAL, 63, 0);
+	node(one, 4096, HL_NODE_INTERNAL, 254, 0);
 	bad |= put(argv[1], "node-4096", 0x0C, one, 4096);
 	memset(one, 0, sizeof(one));
 	bad |= put(argv[1], "node-zero", 0x04, one, 1024);

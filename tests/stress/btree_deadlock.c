@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS	   512u
+#define NS	   128u
 #define BS	   4096u
 #define VOL	   (16u << 20)
 #define NKEYS	   3000u

@@ -36,7 +36,7 @@
  * nodes (key order and bounds, parent fields, equal leaf depth, no node
  * reached twice), whose counts must agree with hl_btree_check()'s.
  *
- * Geometry: 512-byte nodes (7 elements each) in 4 KiB buffers, so that
+ * Geometry: 128-byte nodes (6 elements each) in 4 KiB buffers, so that
  * a few thousand keys make a tree 5 to 7 levels deep.
  *
  * Options: --seed N (or HL_SEED): the random orders and operations.
@@ -52,7 +52,7 @@
 
 #include "unit.h"
 
-#define NS	   512u
+#define NS	   128u
 #define BS	   4096u
 #define MAXE	   HL_NODE_MAX_ELMS(NS) /* 7 */
 #define BIG_VOL	   (8u << 20)
@@ -672,16 +672,16 @@ test_empty(void)
 /* --- splits ------------------------------------------------------------- */
 
 /*
- * Leaves after n ordered inserts into 7-element leaves split 3 + 4: the
- * first leaf takes 7 keys; from then on ascending inserts land in the
- * right half (4 + 1 = 5 keys, full again after 2 more: a leaf per 3
- * keys), descending ones in the left half (3 + 1 = 4, full after 3 more:
- * a leaf per 4 keys).
+ * Leaves after n ordered inserts: a full leaf of MAXE keys splits into
+ * MAXE / 2 kept and the rest moved.  The first leaf takes MAXE keys; from
+ * then on ascending inserts land in the right half (full again after
+ * MAXE / 2 more: a leaf per MAXE / 2 keys), descending ones in the left
+ * half (a leaf per MAXE - MAXE / 2 keys).  6-element leaves: 3 and 3.
  */
 static uint64_t
 ordered_leaves(size_t n, int kind)
 {
-	unsigned per = kind == 0 ? 3 : 4;
+	unsigned per = kind == 0 ? MAXE / 2 : MAXE - MAXE / 2;
 
 	if (n <= MAXE)
 		return 1;
@@ -1103,10 +1103,10 @@ test_freemap(void)
 	int round;
 	char what[160];
 
-	/* 512 KiB: 1016 slots, 1 map node. */
-	tfs_newfs(&f, 512u << 10);
+	/* 128 KiB: 992 slots, 2 map nodes (832 slots each). */
+	tfs_newfs(&f, 128u << 10);
 	tfs_mount(&f);
-	HT_CHECK(f.nslots == 1016 && f.fmap == 1,
+	HT_CHECK(f.nslots == 992 && f.fmap == 2,
 	    "geometry: %llu slots, %u "
 	    "map nodes",
 	    U(f.nslots), f.fmap);
@@ -1457,7 +1457,7 @@ enospc_run(unsigned buffers, int kind, uint64_t *rng, unsigned *nenospc)
 	struct hl_btree_shape sh;
 	struct hl_btree_stats s0, s1;
 	struct damage dm;
-	const size_t n = 1000;
+	const size_t n = 3000;
 	size_t *ord = make_order(n, kind, rng), j, fails = 0;
 	char ctx[200], dstr[400];
 	bool ok = true;

@@ -207,7 +207,8 @@ test_header_roundtrip(void)
 	HT_CHECK(b[HL_VOLHDR_SIZE] == 0xEE, "wrote past 512 bytes");
 	/* The documented layout, byte for byte. */
 	HT_CHECK(memcmp(b, "HAMMERLK", 8) == 0, "magic bytes");
-	HT_CHECK(hl_le32_get(b + 8) == 2 && hl_le32_get(b + 12) == 512,
+	HT_CHECK(hl_le32_get(b + 8) == HL_FORMAT_VERSION &&
+		     hl_le32_get(b + 12) == 512,
 	    "version/size");
 	HT_CHECK(hl_le32_get(b + 16) == 1 && hl_le32_get(b + 20) == 3,
 	    "vol_no/count");
@@ -272,7 +273,9 @@ test_header_errors(void)
 		expect_decode(z, sizeof(z), EINVAL, "not a hammerlock volume");
 	}
 	patch32(&vh, HL_VOLHDR_OFF_VERSION, 1, ENOTSUP,
-	    "format version 1 is not supported (this build reads version 2)");
+	    "format version 1 is not supported (this build reads version 3)");
+	patch32(&vh, HL_VOLHDR_OFF_VERSION, 2, ENOTSUP,
+	    "format version 2 is not supported (this build reads version 3)");
 	patch32(&vh, HL_VOLHDR_OFF_VERSION, 0, ENOTSUP, "format version 0");
 	/* The version is reported even when the rest is another layout. */
 	{
@@ -316,15 +319,15 @@ test_header_errors(void)
 		expect_decode(c, sizeof(c), EINVAL, "mount id is all zero");
 	}
 	patch32(&vh, HL_VOLHDR_OFF_NODESIZE, 4000, EINVAL,
-	    "node size 4000 is not a power of two between 512 and 1048576");
-	patch32(&vh, HL_VOLHDR_OFF_NODESIZE, 256, EINVAL, "node size 256");
+	    "node size 4000 is not a power of two between 128 and 1048576");
+	patch32(&vh, HL_VOLHDR_OFF_NODESIZE, 64, EINVAL, "node size 64");
 	patch32(&vh, HL_VOLHDR_OFF_NODESIZE, 0, EINVAL, "node size 0");
 	patch32(&vh, HL_VOLHDR_OFF_NODESIZE, 32768, EINVAL,
 	    "buffer size 16384 is smaller than the node size 32768");
 	patch32(&vh, HL_VOLHDR_OFF_BUFSIZE, 20000, EINVAL,
 	    "buffer size 20000 is not a power of two");
 	patch32(&vh, HL_VOLHDR_OFF_BUFSIZE, 1u << 21, EINVAL,
-	    "buffer size 2097152 is not a power of two between 512 and "
+	    "buffer size 2097152 is not a power of two between 128 and "
 	    "1048576");
 	patch32(&vh, HL_VOLHDR_OFF_BUFSIZE, 0, EINVAL, "buffer size 0");
 	patch64(&vh, HL_VOLHDR_OFF_VOL_SIZE, (1 << 20) + 4096, EINVAL,
@@ -473,14 +476,14 @@ test_nodes(void)
 	expect_node(n, NS, 0, NULL);
 	HT_CHECK(hl_node_crc(n, NS) != 0, "zero node crc");
 
-	make_node(n, NS, HL_NODE_LEAF, 63, HL_OFF_MAKE(0, 16384));
+	make_node(n, NS, HL_NODE_LEAF, 254, HL_OFF_MAKE(0, 16384));
 	expect_node(n, NS, 0, NULL);
 	hl_node_hdr_decode(n, &h);
-	HT_CHECK(h.type == HL_NODE_LEAF && h.count == 63 &&
+	HT_CHECK(h.type == HL_NODE_LEAF && h.count == 254 &&
 		     h.parent == HL_OFF_MAKE(0, 16384) && h.generation == 7 &&
 		     h.crc == hl_node_crc(n, NS),
 	    "header round trip");
-	HT_CHECK(hl_le16_get(n + 4) == 2 && hl_le16_get(n + 6) == 63 &&
+	HT_CHECK(hl_le16_get(n + 4) == 2 && hl_le16_get(n + 6) == 254 &&
 		     hl_le64_get(n + 8) == HL_OFF_MAKE(0, 16384) &&
 		     hl_le64_get(n + 16) == 7,
 	    "node layout");
@@ -507,12 +510,12 @@ test_nodes(void)
 
 	make_node(n, NS, 5, 0, 0);
 	expect_node(n, NS, EINVAL, "bad node type 5");
-	make_node(n, NS, HL_NODE_LEAF, 64, 0);
-	expect_node(
-	    n, NS, EINVAL, "bad element count 64 for a leaf node (at most 63)");
-	make_node(n, NS, HL_NODE_INTERNAL, 63, 0);
+	make_node(n, NS, HL_NODE_LEAF, 255, 0);
+	expect_node(n, NS, EINVAL,
+	    "bad element count 255 for a leaf node (at most 254)");
+	make_node(n, NS, HL_NODE_INTERNAL, 254, 0);
 	expect_node(n, NS, 0, NULL);
-	make_node(n, NS, HL_NODE_DELETED, 64, 0);
+	make_node(n, NS, HL_NODE_DELETED, 255, 0);
 	expect_node(n, NS, EINVAL, "deleted node");
 	make_node(n, NS, HL_NODE_FREE, 0, 0);
 	expect_node(n, NS, 0, NULL);
@@ -527,13 +530,17 @@ test_nodes(void)
 	make_node(n, NS, HL_NODE_LEAF, 1, 16384);
 	expect_node(n, NS, EINVAL, "not a zone-2 offset");
 	/* Smaller nodes. */
-	make_node(n, 512, HL_NODE_LEAF, 7, 0);
+	make_node(n, 512, HL_NODE_LEAF, 30, 0);
 	expect_node(n, 512, 0, NULL);
-	make_node(n, 512, HL_NODE_LEAF, 8, 0);
-	expect_node(n, 512, EINVAL, "at most 7");
+	make_node(n, 512, HL_NODE_LEAF, 31, 0);
+	expect_node(n, 512, EINVAL, "at most 30");
+	make_node(n, 128, HL_NODE_LEAF, 6, 0);
+	expect_node(n, 128, 0, NULL);
+	make_node(n, 128, HL_NODE_LEAF, 7, 0);
+	expect_node(n, 128, EINVAL, "at most 6");
 	/* Bad sizes and pointers. */
 	expect_node(n, 4000, EINVAL, "node size 4000 is not a power of two");
-	expect_node(n, 256, EINVAL, "node size 256");
+	expect_node(n, 64, EINVAL, "node size 64");
 	expect_node(NULL, 4096, EINVAL, "node size");
 	HT_CHECK(hl_node_seal(n, 100) == 0 && hl_node_seal(NULL, 4096) == 0,
 	    "seal refuses bad input");
