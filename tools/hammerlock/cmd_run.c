@@ -56,7 +56,8 @@
 #define RUN_NSHARDS	 4096 /* reference mutexes */
 #define RUN_MAXPRINT	 10   /* failures printed in full */
 #define RUN_NVOL	 2    /* volumes of the temporary mount */
-#define RUN_KEYS_PER_LF	 40   /* keys per leaf, to size things */
+#define RUN_KEYS_PER_LF	 175  /* keys per leaf (254 fit), to size things */
+#define RUN_KIDS_PER_IN	 44   /* children per internal node (63 fit) */
 #define RUN_HEADROOM	 5    /* volume room: 5/2 of the tree */
 #define RUN_POOL_FLOOR	 (1u << 20)
 #define RUN_LOAD_POOL	 (1ULL << 30) /* most the load's pool holds */
@@ -1126,7 +1127,7 @@ run_tree_nodes(uint64_t n)
 {
 	uint64_t leaves = n / RUN_KEYS_PER_LF + 1;
 
-	return leaves + leaves / (RUN_KEYS_PER_LF - 1) + 2;
+	return leaves + leaves / (RUN_KIDS_PER_IN - 1) + 2;
 }
 
 /* Bytes of each of nvol volumes for a tree of `nodes', with headroom. */
