@@ -42,6 +42,16 @@ struct hl_mount_opts {
 	bool readonly;	     /* open the volumes read-only */
 	bool sync_on_close;  /* hl_mount_close() syncs first */
 	uint64_t pool_bytes; /* buffer memory budget; 0: default */
+	/*
+	 * The pool writes modified buffers back when they are all that
+	 * pins it.  By default it fdatasyncs them before dropping their
+	 * memory, so a device error is caught while the data is still in
+	 * memory (and kept, pinned, for the next sync).  writeback_nosync
+	 * drops them after the write alone, as a kernel's flusher does:
+	 * no sync per batch, but a later fdatasync failure (reported by
+	 * hl_mount_sync(), naming the volume) may have lost them.
+	 */
+	bool writeback_nosync;
 };
 
 /*

@@ -21,6 +21,7 @@ struct hl_volume {
 	struct hl_volume_header probe;	 /* as read at mount time */
 	struct hl_volume_header *ondisk; /* loaded header, or NULL */
 	_Atomic bool written;		 /* written since the last fdatasync */
+	_Atomic bool dropped; /* written back unsynced and dropped since */
 };
 
 /* Buffer flags (struct hl_buffer.flags). */
@@ -78,6 +79,7 @@ struct hl_mount {
 	struct hl_io *io;
 	bool readonly;
 	bool sync_on_close;
+	bool wb_nosync; /* hl_mount_opts.writeback_nosync */
 	int nvol;
 	uint32_t buffer_size;
 	uint32_t node_size;

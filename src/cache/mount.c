@@ -177,6 +177,7 @@ hl_mount_open(const char *const *paths, int n, const struct hl_mount_opts *opts,
 	m->io = opts && opts->io ? opts->io : hl_io_posix();
 	m->readonly = opts ? opts->readonly : false;
 	m->sync_on_close = opts ? opts->sync_on_close : false;
+	m->wb_nosync = opts ? opts->writeback_nosync : false;
 	m->pool_limit =
 	    opts && opts->pool_bytes ? opts->pool_bytes : HL_POOL_BYTES_DEFAULT;
 	m->nvol = n;

@@ -27,6 +27,7 @@
  * budget.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -221,6 +222,13 @@ pool_writeback(struct hl_mount *m)
 
 		if (tried[v->vol_no])
 			continue;
+		if (m->wb_nosync) {
+			/* Written is enough: the next sync covers them. */
+			tried[v->vol_no] = synced[v->vol_no] = true;
+			atomic_store_explicit(
+			    &v->dropped, true, memory_order_relaxed);
+			continue;
+		}
 		tried[v->vol_no] = true;
 		hl__stat_add(&m->st.syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
@@ -249,19 +257,45 @@ pool_writeback(struct hl_mount *m)
 	return done;
 }
 
+/*
+ * A reclaimer frees a little more than it needs (the slack: 1/32 of the
+ * budget in whole buffers; none in pools under 32 buffers), so that the threads
+ * behind it find room without taking pool_mtx; and a thread that finds a
+ * reclaimer at work polls for room, yielding the CPU, instead of sleeping on
+ * the mutex: a futex wakeup across vCPUs costs more than a reclaim.
+ */
+static bool
+pool_has_slack(struct hl_mount *m)
+{
+	uint64_t slack = m->pool_limit / 32 / m->buffer_size * m->buffer_size;
+
+	return atomic_load_explicit(&m->pool_used, memory_order_relaxed) +
+		   slack <=
+	       m->pool_limit;
+}
+
 int
 hl__pool_reserve(struct hl_mount *m)
 {
 	uint32_t n, steps, idle = 0;
+	bool got = false;
 
 	if (pool_try_reserve(m))
 		return 0;
-	pthread_mutex_lock(&m->pool_mtx);
+	while (pthread_mutex_trylock(&m->pool_mtx) != 0) {
+		if (pool_try_reserve(m))
+			return 0;
+		sched_yield();
+	}
 	for (;;) {
 		/* Another reclaimer may have made room meanwhile. */
-		if (pool_try_reserve(m))
+		if (!got && pool_try_reserve(m))
+			got = true;
+		if (got && pool_has_slack(m))
 			break;
 		n = hl__tbl_nobjs(&m->buffers);
+		if (got && idle >= n)
+			break; /* ours is reserved; the slack was a bonus */
 		/* Sweeps: the buffers' second chance, their resident
 		 * nodes' second chance, then the victims. */
 		if (n != 0 && idle >= 3 * n && pool_writeback(m) != 0)

@@ -190,21 +190,33 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 	for (i = 0; i < HL_MAX_VOLUMES; i++) {
 		struct hl_volume *v = m->vols[i];
 
+		bool dropped;
+
 		if (v == NULL || !atomic_exchange_explicit(
 				     &v->written, false, memory_order_relaxed))
 			continue;
+		dropped = atomic_exchange_explicit(
+		    &v->dropped, false, memory_order_relaxed);
 		hl__stat_add(&m->st.syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
 		if (e == 0)
 			continue;
 		bad[i] = true;
 		atomic_store_explicit(&v->written, true, memory_order_relaxed);
+		if (dropped)
+			atomic_store_explicit(
+			    &v->dropped, true, memory_order_relaxed);
 		hl__stat_add(&m->st.write_errors, 1);
-		fprintf(stderr, "hammerlock: %s: fdatasync failed: %s\n",
-		    v->path, strerror(e));
+		fprintf(stderr, "hammerlock: %s: fdatasync failed: %s%s\n",
+		    v->path, strerror(e),
+		    dropped ? " (buffers written back without a sync since "
+			      "the last one may be lost)"
+			    : "");
 		if (error == 0)
 			error = hl__cache_why(why, whylen, e,
-			    "%s: fdatasync failed: %s", v->path, strerror(e));
+			    "%s: fdatasync failed: %s%s", v->path, strerror(e),
+			    dropped ? " (unsynced write-backs may be lost)"
+				    : "");
 	}
 	return error;
 }
