@@ -1479,6 +1479,143 @@ test_pool_evicts_nodes(void)
 	       "ENOMEM; write-back evicts a modified buffer's");
 }
 
+/*
+ * Optimistic reads: a peek finds only a resident node and fails while it
+ * changes (a modify window, a change window, nested); a peek taken before
+ * a change, a load or an unload fails its check; the bytes behind a
+ * peek stay readable after the node's buffer is reclaimed (type-stable
+ * buffer memory: ASan would see a freed read).
+ */
+static void
+test_peek(void)
+{
+	struct hl_io *io = counting_io();
+	struct hl_node_peek pk, pk2;
+	struct hl_mount *m;
+	struct hl_trans t;
+	struct hl_node *n;
+	volatile uint8_t sink;
+
+	make_fs();
+	put_valid_node(NOFF(1, 1), 0x33, 40, 1);
+	m = mount_with(io, 2 * BUFSZ, false);
+	hl_trans_init(&t, m);
+	HT_CHECK(!hl_peek_node(m, NOFF(1, 1), &pk), "peek of an unloaded node");
+	n = get_node_ok(&t, NOFF(1, 1), false);
+	hl_rel_node(n); /* resident */
+	HT_CHECK(hl_peek_node(m, NOFF(1, 1), &pk), "peek of a resident node");
+	HT_CHECK(pk.node == n && pk.data == hl_node_data(n) &&
+		     payload_is(pk.data, 0x33, 40) && hl_peek_valid(&pk),
+	    "peek: the node, its bytes, a valid check");
+	HT_CHECK(!hl_peek_node(m, NOFF(1, 2), &pk2) &&
+		     !hl_peek_node(m, NOFF(2, 1), &pk2),
+	    "peek of nodes never loaded");
+
+	/* A modify window: busy, and the earlier peek is stale. */
+	n = get_node_ok(&t, NOFF(1, 1), false);
+	HT_CHECK(hl_modify_node(n) == 0, "modify");
+	HT_CHECK(!hl_peek_node(m, NOFF(1, 1), &pk2), "peek while modified");
+	memset((uint8_t *)HL_NODE_PAYLOAD(hl_node_data(n)) + 40, 0x33, 10);
+	hl_modify_node_done(n);
+	HT_CHECK(!hl_peek_valid(&pk), "a peek from before a modification");
+	HT_CHECK(hl_peek_node(m, NOFF(1, 1), &pk) && pk.ver > pk2.ver &&
+		     hl_peek_valid(&pk),
+	    "peek after the modification");
+
+	/* Change windows nest (and count with modify windows). */
+	hl_node_change_begin(n);
+	hl_node_change_begin(n);
+	HT_CHECK(!hl_peek_node(m, NOFF(1, 1), &pk2) && !hl_peek_valid(&pk),
+	    "peek inside a change window");
+	hl_node_change_end(n);
+	HT_CHECK(!hl_peek_node(m, NOFF(1, 1), &pk2), "still one window open");
+	HT_CHECK(hl_modify_node(n) == 0, "modify inside a change window");
+	hl_modify_node_done(n);
+	hl_node_change_end(n);
+	HT_CHECK(hl_peek_node(m, NOFF(1, 1), &pk) && hl_peek_valid(&pk),
+	    "peek after the windows closed");
+	hl_rel_node(n);
+
+	/* Unload (the buffer's space deleted): the peek is stale, a new one
+	 * fails, and the old bytes are still mapped. */
+	HT_CHECK(hl_del_buffers(m, BOFF(1), BUFSZ) == 0, "delete buffer 1");
+	HT_CHECK(!hl_peek_valid(&pk) && !hl_peek_node(m, NOFF(1, 1), &pk2),
+	    "peek after the node was evicted");
+	sink = ((const volatile uint8_t *)pk.data)[HL_NODE_HDR_SIZE];
+	(void)sink;
+	/* Loaded again: a new version, not the one before. */
+	n = get_node_ok(&t, NOFF(1, 1), false);
+	hl_rel_node(n);
+	HT_CHECK(hl_peek_node(m, NOFF(1, 1), &pk2) && pk2.ver > pk.ver,
+	    "a reload has a newer version");
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("optimistic reads: peek, check, modify and change windows, "
+	       "eviction, reload");
+}
+
+/*
+ * writeback_nosync: the pool writes a modified buffer back without an
+ * fdatasync; the next sync covers the volume, and when that fdatasync
+ * fails, the error says that dropped write-backs may be lost.
+ */
+static void
+test_writeback_nosync(void)
+{
+	struct hl_io_fault_cfg cfg = {0};
+	struct hl_io_fault_stats fs;
+	struct hl_mount_opts mo = {0};
+	struct hl_io *io = counting_io();
+	struct hl_mount *m;
+	struct hl_trans t;
+	struct hl_node *n;
+	char why[512];
+	int error;
+
+	make_fs();
+	mo.io = io;
+	mo.pool_bytes = 2 * BUFSZ;
+	mo.writeback_nosync = true;
+	HT_CHECK(hl_mount_open(paths, 1, &mo, &m, why, sizeof(why)) == 0,
+	    "mount: %s", why);
+	hl_trans_init(&t, m);
+	/* Three new, modified nodes in three buffers; a pool of two. */
+	for (int bi = 1; bi <= 3; bi++) {
+		n = get_node_ok(&t, NOFF(bi, 0), true);
+		HT_CHECK(hl_modify_node(n) == 0, "modify %d", bi);
+		memset(HL_NODE_PAYLOAD(hl_node_data(n)), 0x40 + bi, 20);
+		hl_modify_node_done(n);
+		hl_rel_node(n);
+	}
+	HT_CHECK(hl_io_fault_stats(io, &fs) == 0 && fs.writes >= 1 &&
+		     fs.syncs == 0 && mst(m).writebacks >= 1,
+	    "written back without a sync: writes %llu syncs %llu", U(fs.writes),
+	    U(fs.syncs));
+	/* The next sync's fdatasync fails: reported, naming the loss. */
+	cfg.fail_sync_nth = 1;
+	HT_CHECK(hl_io_fault_set(io, &cfg) == 0, "fault cfg");
+	error = hl_mount_sync(m, why, sizeof(why));
+	HT_CHECK(error == EIO && strstr(why, "may be lost") != NULL,
+	    "sync after unsynced write-backs: %d: %s", error, why);
+	HT_CHECK(hl_io_fault_set(io, NULL) == 0, "fault cfg");
+	error = hl_mount_sync(m, why, sizeof(why));
+	HT_CHECK(error == 0, "sync again: %d: %s", error, why);
+	unmount_clean(m);
+	/* Everything reads back (nothing was lost on this device). */
+	m = mount_with(io, 4 * BUFSZ, false);
+	hl_trans_init(&t, m);
+	for (int bi = 1; bi <= 3; bi++) {
+		n = get_node_ok(&t, NOFF(bi, 0), false);
+		HT_CHECK(payload_is(hl_node_data(n), 0x40 + bi, 20),
+		    "node %d after remount", bi);
+		hl_rel_node(n);
+	}
+	unmount_clean(m);
+	hl_io_destroy(io);
+	passed("writeback_nosync: write-back without fdatasync, a failed "
+	       "sync says what may be lost");
+}
+
 /* Remove the temporary files, also when a check fails (exit(1)). */
 static void
 cleanup(void)
@@ -1512,6 +1649,8 @@ main(int argc, char **argv)
 	test_leak();
 	test_del_node_range();
 	test_pool_evicts_nodes();
+	test_peek();
+	test_writeback_nosync();
 
 	ht_watchdog_stop();
 	ht_pass("unit_node", npassed);
