@@ -502,13 +502,15 @@ static void
 path_lock(struct hl_btree *bt, struct hl_node *n, int level)
 {
 	bt_lock(bt, hl_node_lock(n), level, true);
-	hl_node_change_begin(n);
+	if (!bt->inject_nomark)
+		hl_node_change_begin(n);
 }
 
 static void
 path_put(struct hl_btree *bt, struct hl_node *n, int level)
 {
-	hl_node_change_end(n);
+	if (!bt->inject_nomark)
+		hl_node_change_end(n);
 	bt_put(bt, n, level);
 }
 
@@ -937,6 +939,11 @@ hl_btree_open(struct hl_mount *m, struct hl_btree **btp)
 	bt->maxint =
 	    bt->maxelm < BT_INTERNAL_MAX ? bt->maxelm : BT_INTERNAL_MAX;
 	bt->nvol = hl_mount_nvolumes(m);
+	if (hl_debug_enabled()) {
+		const char *inj = getenv("HL_BTREE_INJECT");
+
+		bt->inject_nomark = inj != NULL && strcmp(inj, "nomark") == 0;
+	}
 	hl_lock_init(&bt->rootlock);
 	/* A permanent reference (locks need one), taken as a first one. */
 	if (hl_ref_interlock(&bt->rootlock))

@@ -132,7 +132,10 @@ struct hl_btree {
 	uint32_t ns;	 /* node size */
 	uint32_t maxelm; /* elements a leaf holds */
 	uint32_t maxint; /* elements an internal node holds (see bt_cap) */
-	uint32_t bits;	 /* slots one free-map node maps */
+	/* Debug builds: HL_BTREE_INJECT=nomark leaves out the pessimistic
+	 * writer's change marks, a bug stress_btree must catch. */
+	bool inject_nomark;
+	uint32_t bits; /* slots one free-map node maps */
 	int nvol;
 
 	/*
