@@ -76,7 +76,7 @@
 #define KV_MAXRUNS    99
 #define KV_ROOM_MIN   262144 /* insert room per measurement, at least */
 #define KV_ENOMEM_TRY 100000 /* hammerlock ENOMEM retries: 10 s */
-#define KV_POOL_FLOOR (1ULL << 20)
+#define KV_POOL_FLOOR (2ULL << 20)
 #define KV_BUSY_SPINS 64     /* SQLite busy handler: yields, then naps */
 #define KV_BUSY_MAX   200000 /* ... about 10 s of 50 us naps */
 #define KV_LOAD_BATCH 65536  /* LMDB/SQLite puts per load transaction */

@@ -109,11 +109,11 @@ bt_set_elm(void *node, unsigned i, uint64_t key, uint64_t v)
  * 4 KiB node could (254): splitting an internal node keeps a reference on
  * every child that moves (to fix its parent field without a read that
  * could fail), and each pins its buffer, so a split needs about half this
- * many buffers of pool on top of what other threads hold.  63 keeps that
- * under 40 buffers, as in HAMMER; leaves have no children and are full
- * size.
+ * many buffers of pool on top of what other threads hold.  127 keeps that
+ * at 64 buffers (1 MiB of 16 KiB buffers) while 1M keys still make a tree
+ * of depth 3; leaves have no children and are full size.
  */
-#define BT_INTERNAL_MAX 63u
+#define BT_INTERNAL_MAX 127u
 
 /* Free map geometry of one volume. */
 struct bt_fmap {

@@ -59,7 +59,7 @@
 #define RUN_KEYS_PER_LF	 175  /* keys per leaf (254 fit), to size things */
 #define RUN_KIDS_PER_IN	 44   /* children per internal node (63 fit) */
 #define RUN_HEADROOM	 5    /* volume room: 5/2 of the tree */
-#define RUN_POOL_FLOOR	 (1u << 20)
+#define RUN_POOL_FLOOR	 (2u << 20)
 #define RUN_LOAD_POOL	 (1ULL << 30) /* most the load's pool holds */
 #define RUN_ENOMEM_TRIES 100000	      /* 10 s of 100 us naps */
 #define RUN_CHUNK	 1024	      /* items a loader takes at once */
@@ -1869,7 +1869,7 @@ hl_cli_run(int argc, char **argv)
 			HL_BUFFER_SIZE_DEFAULT * HL_BUFFER_SIZE_DEFAULT;
 	printf("chooser %s; pool %.2f MiB%s (tree about %.1f MiB)\n",
 	    run_dist_name(r->cfg.dist), (double)r->pool_bytes / 1048576.0,
-	    r->cfg.pool_bytes ? "" : " (10% of the tree, at least 1)",
+	    r->cfg.pool_bytes ? "" : " (10% of the tree, at least 2 MiB)",
 	    r->tree_est / 1048576.0);
 	fflush(stdout);
 	/* The load gets a pool that holds the tree (then sync and mount
