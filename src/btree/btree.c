@@ -265,58 +265,61 @@ bt_prefetch_next(const uint8_t *d, unsigned lo, unsigned mid, unsigned hi)
  * atomics it does see); everything it returns is discarded unless the
  * version check passes.
  */
+#define OKEY(d, i)                                                             \
+	le64toh(*(const volatile uint64_t *)((d) + HL_NODE_HDR_SIZE +          \
+					     (size_t)(i)*HL_BTREE_ELM_SIZE))
+#define OVAL(d, i)                                                             \
+	le64toh(*(const volatile uint64_t *)((d) + HL_NODE_HDR_SIZE +          \
+					     (size_t)(i)*HL_BTREE_ELM_SIZE +   \
+					     ELM_VALUE))
+
+/* The first element in [lo, hi) whose key is > key (upper) or >= key. */
+__attribute__((no_sanitize("thread"))) static inline unsigned
+bt_opt_bound(
+    const uint8_t *d, unsigned lo, unsigned hi, uint64_t key, bool upper)
+{
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		uint64_t k;
+
+		bt_prefetch_next(d, lo, mid, hi);
+		k = OKEY(d, mid);
+		if (k < key || (upper && k == key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 __attribute__((no_sanitize("thread"))) static enum bt_opt
 bt_opt_step(const uint8_t *d, uint64_t key, unsigned maxelm, uint64_t *outp)
 {
-	unsigned type, count, lo, hi, mid;
+	unsigned type, count, i;
 
 	type = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_TYPE));
 	count = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_COUNT));
 	if (count > maxelm)
 		return BT_O_BAD;
-#define OKEY(i)                                                                \
-	le64toh(*(const volatile uint64_t *)(d + HL_NODE_HDR_SIZE +            \
-					     (size_t)(i)*HL_BTREE_ELM_SIZE))
-#define OVAL(i)                                                                \
-	le64toh(*(const volatile uint64_t *)(d + HL_NODE_HDR_SIZE +            \
-					     (size_t)(i)*HL_BTREE_ELM_SIZE +   \
-					     ELM_VALUE))
 	if (type == HL_NODE_INTERNAL) {
 		if (count == 0)
 			return BT_O_BAD;
-		lo = 1;
-		hi = count; /* as bt_search_internal() */
-		while (lo < hi) {
-			mid = (lo + hi) / 2;
-			bt_prefetch_next(d, lo, mid, hi);
-			if (OKEY(mid) <= key)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		*outp = OVAL(lo - 1);
+		/* As bt_search_internal(): the last separator <= key. */
+		*outp = OVAL(d, bt_opt_bound(d, 1, count, key, true) - 1);
 		return BT_O_CHILD;
 	}
 	if (type != HL_NODE_LEAF)
 		return BT_O_BAD;
-	lo = 0;
-	hi = count; /* as bt_search_leaf() */
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		bt_prefetch_next(d, lo, mid, hi);
-		if (OKEY(mid) < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < count && OKEY(lo) == key) {
-		*outp = OVAL(lo);
+	i = bt_opt_bound(d, 0, count, key, false); /* as bt_search_leaf() */
+	if (i < count && OKEY(d, i) == key) {
+		*outp = OVAL(d, i);
 		return BT_O_FOUND;
 	}
 	return BT_O_ABSENT;
+}
+
 #undef OKEY
 #undef OVAL
-}
 
 static inline bool
 bt_rootver_idle(uint64_t v)
