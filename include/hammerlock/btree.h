@@ -82,8 +82,8 @@ struct hl_btree_stats {
 	uint64_t splits;		  /* node splits */
 	uint64_t removals;		  /* emptied nodes removed */
 	uint64_t allocs, frees;		  /* node space */
-	uint64_t optimistic_retries;	  /* lock-free gets that ran again */
-	uint64_t optimistic_fallbacks;	  /* gets that took the locked path */
+	uint64_t optimistic_retries;	  /* lock-free gets run again */
+	uint64_t optimistic_fallbacks;	  /* gets that took locks */
 };
 
 HL_EXPORT void hl_btree_stats(struct hl_btree *bt, struct hl_btree_stats *st);

@@ -95,7 +95,7 @@ struct hl_mount {
 	pthread_mutex_t pool_mtx; /* one reclaimer at a time; the hand */
 	uint32_t pool_hand;
 	pthread_mutex_t mem_mtx; /* the free list of buffer memory */
-	void *mem_free;		 /* linked through each block's first word */
+	void *mem_free;		 /* linked through first words */
 	_Atomic uint64_t gen_next;
 
 	pthread_mutex_t sync_mtx; /* one sync at a time */

@@ -259,10 +259,11 @@ pool_writeback(struct hl_mount *m)
 
 /*
  * A reclaimer frees a little more than it needs (the slack: 1/32 of the
- * budget in whole buffers; none in pools under 32 buffers), so that the threads
- * behind it find room without taking pool_mtx; and a thread that finds a
- * reclaimer at work polls for room, yielding the CPU, instead of sleeping on
- * the mutex: a futex wakeup across vCPUs costs more than a reclaim.
+ * budget in whole buffers; none in pools under 32 buffers), so that the
+ * threads behind it find room without taking pool_mtx; and a thread that
+ * finds a reclaimer at work polls for room, yielding the CPU, instead of
+ * sleeping on the mutex: a futex wakeup across vCPUs costs more than a
+ * reclaim.
  */
 static bool
 pool_has_slack(struct hl_mount *m)

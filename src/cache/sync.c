@@ -189,7 +189,6 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 
 	for (i = 0; i < HL_MAX_VOLUMES; i++) {
 		struct hl_volume *v = m->vols[i];
-
 		bool dropped;
 
 		if (v == NULL || !atomic_exchange_explicit(

@@ -56,7 +56,7 @@
 #define RUN_NSHARDS	 4096 /* reference mutexes */
 #define RUN_MAXPRINT	 10   /* failures printed in full */
 #define RUN_NVOL	 2    /* volumes of the temporary mount */
-#define RUN_KEYS_PER_LF	 175  /* keys per leaf (254 fit), to size things */
+#define RUN_KEYS_PER_LF	 175  /* keys per leaf (254 fit): sizing */
 #define RUN_KIDS_PER_IN	 44   /* children per internal node (63 fit) */
 #define RUN_HEADROOM	 5    /* volume room: 5/2 of the tree */
 #define RUN_POOL_FLOOR	 (2u << 20)
