@@ -27,6 +27,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -770,6 +771,8 @@ bt_insert_at(struct hl_btree *bt, struct bt_path *p, int k, struct bt_prep *pr,
 	r = bt_split(bt, p, k, pr, &sep);
 	tn = key >= sep ? r : node;
 	bt_insert_into(tn, key, v);
+	if (bt->inject_nomark)
+		sched_yield(); /* widen the injected bug's window (debug) */
 	if (vn != NULL)
 		bt_set_parent_of(bt, vn, hl_node_offset(tn), k + 1, false);
 	if (k > 0) {
