@@ -94,6 +94,7 @@ hl__fmap_open(struct hl_btree *bt)
 		vh = hl_volume_header(v);
 		f->first = vh->freemap_offset;
 		f->nslots = (vh->vol_size - vh->buffer_size) / bt->ns;
+		f->ibase = f->ihint = f->nslots - f->nslots / 8;
 		f->nnodes = (uint32_t)((f->nslots + bt->bits - 1) / bt->bits);
 		hl_rel_volume(v);
 		pthread_mutex_init(&f->lock, NULL);
@@ -143,10 +144,12 @@ hl__fmap_close(struct hl_btree *bt)
 
 /* Find and set a clear bit in volume vol; f->lock held. */
 static int
-fmap_take(struct hl_btree *bt, struct hl_trans *t, int vol, uint64_t *slotp)
+fmap_take(struct hl_btree *bt, struct hl_trans *t, int vol, bool internal,
+    uint64_t *slotp)
 {
 	struct bt_fmap *f = &bt->fmap[vol];
-	uint64_t tried = 0, slot = f->hint % f->nslots;
+	uint64_t *hint = internal ? &f->ihint : &f->hint;
+	uint64_t tried = 0, slot = *hint % f->nslots;
 	int error = 0;
 
 	while (tried < f->nslots) {
@@ -166,7 +169,7 @@ fmap_take(struct hl_btree *bt, struct hl_trans *t, int vol, uint64_t *slotp)
 				map[b / 8] |= (uint8_t)(1u << (b % 8));
 				hl_modify_node_done(n);
 				*slotp = s0 + b;
-				f->hint = s0 + b + 1;
+				*hint = s0 + b + 1;
 				f->nfree--;
 			}
 			fmap_put(n);
@@ -194,7 +197,9 @@ hl__node_alloc(struct hl_btree *bt, struct hl_trans *t, unsigned type,
 		vol = (int)((start + (uint32_t)i) % (uint32_t)bt->nvol);
 		f = &bt->fmap[vol];
 		pthread_mutex_lock(&f->lock);
-		error = f->nfree == 0 ? ENOSPC : fmap_take(bt, t, vol, &slot);
+		error = f->nfree == 0 ? ENOSPC
+				      : fmap_take(bt, t, vol,
+					    type == HL_NODE_INTERNAL, &slot);
 		pthread_mutex_unlock(&f->lock);
 	}
 	if (error)
@@ -274,7 +279,9 @@ fmap_clear(struct hl_btree *bt, struct hl_trans *t, uint64_t off)
 			map[b / 8] &= (uint8_t) ~(1u << (b % 8));
 			hl_modify_node_done(fm);
 			f->nfree++;
-			if (slot < f->hint)
+			if (slot >= f->ibase && slot < f->ihint)
+				f->ihint = slot;
+			else if (slot < f->ibase && slot < f->hint)
 				f->hint = slot;
 		}
 		fmap_put(fm);

@@ -120,8 +120,15 @@ struct bt_fmap {
 	uint64_t first;	 /* offset of the first free-map node */
 	uint32_t nnodes; /* free-map nodes */
 	uint64_t nslots; /* node slots in the volume */
-	uint64_t hint;	 /* next slot to try (under lock) */
-	uint64_t nfree;	 /* free slots (under lock) */
+	uint64_t hint;	 /* next slot to try for a leaf (under lock) */
+	/*
+	 * Internal nodes are few and hot: they are taken from the top eighth
+	 * of the slots (ibase up; anywhere once that is full), so that they
+	 * share buffers with each other rather than with cold leaves, and a
+	 * small pool holds them in a few buffers.
+	 */
+	uint64_t ibase, ihint;
+	uint64_t nfree; /* free slots (under lock) */
 	pthread_mutex_t lock;
 };
 
