@@ -52,6 +52,23 @@ ht_seed(int argc, char **argv)
 	return seed;
 }
 
+double
+ht_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void
+ht_nap_us(long us)
+{
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
 uint64_t
 ht_rand(uint64_t *s)
 {

@@ -49,6 +49,9 @@ unsigned ht_rand_below(uint64_t *state, unsigned n);
 void ht_spin_pause(uint64_t *state, unsigned maxspin, unsigned yield);
 int ht_threads_from_env(int def);
 double ht_seconds_from_env(double def);
+/* Monotonic clock in seconds; sleep for us microseconds. */
+double ht_now(void);
+void ht_nap_us(long us);
 
 /* Register a lock for the watchdog's dump (up to 64, name must persist). */
 void ht_watch_lock(const char *name, const struct hl_lock *l);

@@ -66,23 +66,6 @@ static struct hl_btree *bt;
 static uint64_t seed;
 static int npassed;
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void
-nap_us(long us)
-{
-	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
 static uint32_t
 refs_of(const struct hl_lock *l)
 {
@@ -128,15 +111,15 @@ dump_all(void)
 
 #define WAIT_FOR(secs, cond, ...)                                              \
 	do {                                                                   \
-		double wf_dl = now() + (secs);                                 \
+		double wf_dl = ht_now() + (secs);                              \
 		while (!(cond)) {                                              \
-			if (now() > wf_dl) {                                   \
+			if (ht_now() > wf_dl) {                                \
 				fprintf(stderr, "timeout; lock words:\n");     \
 				dump_all();                                    \
 				ht_fail(                                       \
 				    __FILE__, __LINE__, #cond, __VA_ARGS__);   \
 			}                                                      \
-			nap_us(200);                                           \
+			ht_nap_us(200);                                        \
 		}                                                              \
 	} while (0)
 
@@ -413,7 +396,7 @@ reader_main(void *arg)
 	path_take(&R.p, R.key, "R shared");
 	atomic_store(&R.rstate, R_HOLDING);
 	while (atomic_load(&R.step) < R_REREF)
-		nap_us(100);
+		ht_nap_us(100);
 	atomic_store(&R.rstate, R_REREF_IN);
 	R.same = true;
 	for (int i = 0; i < R.p.depth; i++) {
@@ -433,7 +416,7 @@ reader_main(void *arg)
 	}
 	atomic_store(&R.rstate, R_REREF_OUT);
 	while (atomic_load(&R.step) < R_RELEASE)
-		nap_us(100);
+		ht_nap_us(100);
 	path_drop(&R.p, 2, 2);
 	atomic_store(&R.rstate, R_DONE);
 	return NULL;
@@ -740,7 +723,7 @@ p3_syncer(void *arg)
 
 	(void)arg;
 	while (!atomic_load(&stop)) {
-		nap_us(20000);
+		ht_nap_us(20000);
 		HT_CHECK(
 		    hl_btree_sync(bt, why, sizeof(why)) == 0, "sync: %s", why);
 		atomic_fetch_add(&syncs, 1);
@@ -752,7 +735,7 @@ static void
 part3(void)
 {
 	int nthreads = ht_threads_from_env(12);
-	double secs = ht_seconds_from_env(3), t0 = now();
+	double secs = ht_seconds_from_env(3), t0 = ht_now();
 	int nreaders = nthreads / 2 > 0 ? nthreads / 2 : 1;
 	int nwriters = nthreads - nreaders > 0 ? nthreads - nreaders : 1;
 	pthread_t td[64 + 1];
@@ -768,8 +751,8 @@ part3(void)
 			     (void *)(uintptr_t)i) == 0,
 		    "spawn");
 	HT_CHECK(pthread_create(&td[n++], NULL, p3_syncer, NULL) == 0, "spawn");
-	while (now() - t0 < secs)
-		nap_us(20000);
+	while (ht_now() - t0 < secs)
+		ht_nap_us(20000);
 	atomic_store(&stop, true);
 	for (int i = 0; i < n; i++)
 		pthread_join(td[i], NULL);
@@ -782,7 +765,7 @@ part3(void)
 	    "writers (%lu ops), %lu syncs in %.1f s",
 	    nreaders, atomic_load(&reader_rounds), atomic_load(&reader_invals),
 	    nwriters, atomic_load(&writer_ops), atomic_load(&syncs),
-	    now() - t0);
+	    ht_now() - t0);
 	printf("  ok: %s\n", what);
 	fflush(stdout);
 	npassed++;

@@ -49,23 +49,6 @@
 #define NOBJ	 3
 #define POISON	 0xdeadbeefdeadbeefull
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void
-nap_us(long us)
-{
-	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
 static uint32_t
 refs_of(const struct hl_lock *l)
 {
@@ -103,15 +86,15 @@ spawn(pthread_t *td, void *(*fn)(void *), void *arg)
  */
 #define WAIT_FOR(l, secs, cond, ...)                                           \
 	do {                                                                   \
-		double wf_deadline = now() + (secs);                           \
+		double wf_deadline = ht_now() + (secs);                        \
 		while (!(cond)) {                                              \
-			if (now() > wf_deadline) {                             \
+			if (ht_now() > wf_deadline) {                          \
 				hl_lock_dump(stderr, "O", (l));                \
 				hl_dump_waiters(stderr);                       \
 				ht_fail(                                       \
 				    __FILE__, __LINE__, #cond, __VA_ARGS__);   \
 			}                                                      \
-			nap_us(200);                                           \
+			ht_nap_us(200);                                        \
 		}                                                              \
 	} while (0)
 
@@ -452,7 +435,7 @@ part_hammerlock(void)
 	struct hl_lock_stats st0, st1;
 	pthread_t ta, tb, tc;
 	uint32_t w = HL_LOCKF_WANTED;
-	double t0 = now();
+	double t0 = ht_now();
 
 	obj_init(o, 100);
 	ht_watch_lock("part1 O", &o->lk);
@@ -558,7 +541,7 @@ part_hammerlock(void)
 	       "exclusive, re-referenced O, loaded it under the refs "
 	       "interlock (lockval stayed 0x%08x) and everyone finished "
 	       "(%.3f s)\n",
-	    H.a_lv_loading, now() - t0);
+	    H.a_lv_loading, ht_now() - t0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -604,9 +587,9 @@ p_thread_a(void *arg)
 	atomic_store(&P.a, 1);
 
 	p_wait_step(P_A_REGET);
-	t0 = now();
+	t0 = ht_now();
 	P.a_err = ps_get(o, PRESEED_WAIT_MS, &P.a_seen);
-	P.a_waited = now() - t0;
+	P.a_waited = ht_now() - t0;
 	atomic_store(&P.a, 2);
 
 	p_wait_step(P_A_RELEASE);
@@ -927,7 +910,7 @@ part_random(uint64_t seed, int nthreads, double secs)
 	struct worker *w = calloc((size_t)nthreads, sizeof(*w));
 	struct worker sum = {0};
 	unsigned long loads = 0, reval = 0, unloads = 0, inv = 0, fails = 0;
-	double t0 = now(), t;
+	double t0 = ht_now(), t;
 
 	HT_CHECK(w != NULL, "calloc");
 	for (int i = 0; i < NOBJ; i++) {
@@ -943,8 +926,8 @@ part_random(uint64_t seed, int nthreads, double secs)
 	}
 	/* Run for secs, longer (bounded) until the seed's case was hit. */
 	do {
-		nap_us(20000);
-		t = now() - t0;
+		ht_nap_us(20000);
+		t = ht_now() - t0;
 	} while (t < secs || (atomic_load(&r_loader_sh) == 0 && t < secs + 10));
 	atomic_store(&r_stop, true);
 	for (int i = 0; i < nthreads; i++) {
@@ -984,7 +967,7 @@ part_random(uint64_t seed, int nthreads, double secs)
 	       "re-validations, %lu invalidations, %lu failed "
 	       "loads, %lu upgrades; loader while holding shared %lu (%lu "
 	       "with an exclusive waiter queued), while exclusive %lu\n",
-	    nthreads, now() - t0, sum.ops, loads, reval, inv, fails,
+	    nthreads, ht_now() - t0, sum.ops, loads, reval, inv, fails,
 	    sum.upgrades, sum.loader_sh, atomic_load(&r_loader_sh_queued),
 	    sum.loader_ex);
 }

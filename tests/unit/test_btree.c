@@ -68,19 +68,10 @@ static uint64_t seed;
 
 static double t_last;
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void
 passed(const char *what)
 {
-	double t = now();
+	double t = ht_now();
 
 	printf("  ok: %s (%.1f s)\n", what, t - t_last);
 	fflush(stdout);
@@ -92,7 +83,7 @@ passed(const char *what)
 static void
 not_passed(const char *what)
 {
-	double t = now();
+	double t = ht_now();
 
 	printf("  FAILED: %s (%.1f s)\n", what, t - t_last);
 	fflush(stdout);
@@ -1568,7 +1559,7 @@ int
 main(int argc, char **argv)
 {
 	seed = ht_seed(argc, argv);
-	t_last = now();
+	t_last = ht_now();
 	strcpy(dir, "/tmp/hl-btree-XXXXXX");
 	HT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	atexit(cleanup);
