@@ -63,7 +63,14 @@ struct hl_buffer {
  * buffer is torn down, it is deleted, or its load failed.
  */
 struct hl_node {
-	struct hl_obj obj; /* key: the node's offset */
+	struct hl_obj obj; /* key: the node's offset; obj.ext: its hl_node_x */
+};
+
+/*
+ * The rest of a node, apart from it (hl__tbl_init's cold part): a hit
+ * reads only obj, so node objects are one cache line each, packed.
+ */
+struct hl_node_x {
 	struct hl_mount *mount;
 	struct hl_buffer *_Atomic buffer; /* referenced while loaded */
 	void *_Atomic ondisk;		  /* into buffer->data, or NULL */
@@ -196,6 +203,12 @@ static inline struct hl_node *
 hl__obj_node(struct hl_obj *o)
 {
 	return (struct hl_node *)o;
+}
+
+static inline struct hl_node_x *
+hl__node_x(const struct hl_node *n)
+{
+	return (struct hl_node_x *)n->obj.ext;
 }
 
 #endif /* HL_CACHE_INTERNAL_H */

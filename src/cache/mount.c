@@ -91,9 +91,10 @@ mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh, int n,
 	bbuckets = (size_t)(nbufs < pooled ? nbufs : pooled);
 	if (bbuckets > (1u << 22))
 		bbuckets = 1u << 22;
-	if (hl__tbl_init(&m->buffers, "buffer", sizeof(struct hl_buffer),
+	if (hl__tbl_init(&m->buffers, "buffer", sizeof(struct hl_buffer), 0,
 		bbuckets) != 0 ||
 	    hl__tbl_init(&m->nodes, "node", sizeof(struct hl_node),
+		sizeof(struct hl_node_x),
 		bbuckets * (m->buffer_size / m->node_size)) != 0)
 		return hl__cache_why(why, whylen, ENOMEM, "no memory");
 	pthread_mutex_init(&m->pool_mtx, NULL);

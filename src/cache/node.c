@@ -35,7 +35,8 @@ node_flags(const struct hl_node *n)
 static inline void *
 node_ondisk(const struct hl_node *n)
 {
-	return atomic_load_explicit(&n->ondisk, memory_order_relaxed);
+	return atomic_load_explicit(
+	    &hl__node_x(n)->ondisk, memory_order_relaxed);
 }
 
 /* A hit: the pool's CLOCK byte, in the object's first line with refs. */
@@ -60,7 +61,7 @@ node_mark_used(struct hl_node *n)
 static inline void
 node_ver_begin(struct hl_node *n)
 {
-	atomic_fetch_add_explicit(&n->ver, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hl__node_x(n)->ver, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 }
 
@@ -68,7 +69,7 @@ static inline void
 node_ver_end(struct hl_node *n)
 {
 	atomic_fetch_add_explicit(
-	    &n->ver, NODE_VER_DONE - 1, memory_order_release);
+	    &hl__node_x(n)->ver, NODE_VER_DONE - 1, memory_order_release);
 }
 
 static inline pthread_mutex_t *
@@ -76,7 +77,8 @@ node_cache_mtx(struct hl_node *n)
 {
 	uintptr_t h = (uintptr_t)n / 64;
 
-	return &n->mount->cache_mtx[(h ^ (h >> 7)) % HL_CACHE_LOCKS];
+	return &hl__node_x(n)
+		    ->mount->cache_mtx[(h ^ (h >> 7)) % HL_CACHE_LOCKS];
 }
 
 void
@@ -93,7 +95,7 @@ hl_trans_init(struct hl_trans *t, struct hl_mount *m)
 static void
 node_destroy(struct hl_node *n)
 {
-	struct hl_mount *m = n->mount;
+	struct hl_mount *m = hl__node_x(n)->mount;
 
 	hl__node_uncache_all(n);
 	if (hl__tbl_kill(&m->nodes, &n->obj)) {
@@ -111,7 +113,7 @@ static void
 node_unload(struct hl_node *n)
 {
 	struct hl_buffer *b =
-	    atomic_load_explicit(&n->buffer, memory_order_relaxed);
+	    atomic_load_explicit(&hl__node_x(n)->buffer, memory_order_relaxed);
 
 	if (atomic_fetch_and_explicit(
 		&n->obj.flags, ~HL_NODE_F_RESIDENT, memory_order_relaxed) &
@@ -119,9 +121,11 @@ node_unload(struct hl_node *n)
 		atomic_fetch_sub_explicit(
 		    &b->noderefs, 1, memory_order_relaxed);
 	node_ver_begin(n);
-	atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
+	atomic_store_explicit(
+	    &hl__node_x(n)->ondisk, NULL, memory_order_relaxed);
 	node_ver_end(n);
-	atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
+	atomic_store_explicit(
+	    &hl__node_x(n)->buffer, NULL, memory_order_relaxed);
 }
 
 static void node_dispose(struct hl_node *n, bool locked);
@@ -157,7 +161,8 @@ node_dispose(struct hl_node *n, bool locked)
 	bool idle = hl_norefs(&n->obj.lock);
 
 	if (idle && node_ondisk(n) != NULL) {
-		b = atomic_load_explicit(&n->buffer, memory_order_relaxed);
+		b = atomic_load_explicit(
+		    &hl__node_x(n)->buffer, memory_order_relaxed);
 		node_unload(n);
 	}
 	if (idle && (node_ondisk(n) == NULL) &&
@@ -202,7 +207,7 @@ hl_ref_node(struct hl_node *n)
 static int
 node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 {
-	struct hl_mount *m = n->mount;
+	struct hl_mount *m = hl__node_x(n)->mount;
 	uint64_t off = hl__obj_key(&n->obj);
 	struct hl_buffer *b;
 	char why[160];
@@ -224,10 +229,11 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 	/* New, or modified in memory and not yet sealed: nothing to check. */
 	if (isnew || (atomic_load_explicit(&b->needcrc, memory_order_relaxed) &
 			 ((uint64_t)1 << slot))) {
-		atomic_store_explicit(&n->crc_gen,
+		atomic_store_explicit(&hl__node_x(n)->crc_gen,
 		    atomic_load_explicit(&b->gen, memory_order_relaxed),
 		    memory_order_relaxed);
-	} else if (atomic_load_explicit(&n->crc_gen, memory_order_relaxed) !=
+	} else if (atomic_load_explicit(
+		       &hl__node_x(n)->crc_gen, memory_order_relaxed) !=
 		   atomic_load_explicit(&b->gen, memory_order_relaxed)) {
 		/* Shared: a write-back (exclusive) may be sealing it. */
 		hl_lock_sh(&b->obj.lock);
@@ -241,13 +247,13 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 			hl_rel_buffer(b);
 			goto fail;
 		}
-		atomic_store_explicit(&n->crc_gen,
+		atomic_store_explicit(&hl__node_x(n)->crc_gen,
 		    atomic_load_explicit(&b->gen, memory_order_relaxed),
 		    memory_order_relaxed);
 	}
-	atomic_store_explicit(&n->buffer, b, memory_order_relaxed);
+	atomic_store_explicit(&hl__node_x(n)->buffer, b, memory_order_relaxed);
 	node_ver_begin(n);
-	atomic_store_explicit(&n->ondisk, p, memory_order_relaxed);
+	atomic_store_explicit(&hl__node_x(n)->ondisk, p, memory_order_relaxed);
 	node_ver_end(n);
 	hl__stat_add(&m->st.node_loads, 1);
 	/* Resident: the cache's own reference keeps it loaded. */
@@ -275,25 +281,27 @@ node_make_new(struct hl_node *n)
 
 	if (error)
 		return error;
-	memset(node_ondisk(n), 0, n->mount->node_size);
+	memset(node_ondisk(n), 0, hl__node_x(n)->mount->node_size);
 	hl_modify_node_done(n);
 	return 0;
 }
 
-struct hl_node *
-hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
+/*
+ * Everything but the common hit: o is what the index gave (referenced,
+ * CHECK possibly set) or NULL.
+ */
+static __attribute__((noinline)) struct hl_node *
+node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
+    struct hl_obj *o)
 {
 	struct hl_mount *m = t->mount;
-	struct hl_obj *o, *fresh = NULL;
+	struct hl_obj *fresh = NULL;
 	struct hl_node *n;
 	int error;
 
-	if (HL_OFF_ZONE(offset) != HL_ZONE_RAW ||
-	    (offset & (m->node_size - 1)) != 0) {
-		*errorp = EINVAL;
-		return NULL;
-	}
-	o = hl__tbl_find(&m->nodes, offset, false, hl__node_release_obj);
+	if (o == NULL)
+		o = hl__tbl_find(
+		    &m->nodes, offset, false, hl__node_release_obj);
 	if (o == NULL) {
 		fresh = hl__tbl_alloc(&m->nodes, offset);
 		if (fresh == NULL) {
@@ -301,12 +309,15 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 			return NULL;
 		}
 		n = hl__obj_node(fresh);
-		n->mount = m;
-		n->caches = NULL;
-		atomic_store_explicit(&n->buffer, NULL, memory_order_relaxed);
-		atomic_store_explicit(&n->ondisk, NULL, memory_order_relaxed);
+		hl__node_x(n)->mount = m;
+		hl__node_x(n)->caches = NULL;
+		atomic_store_explicit(
+		    &hl__node_x(n)->buffer, NULL, memory_order_relaxed);
+		atomic_store_explicit(
+		    &hl__node_x(n)->ondisk, NULL, memory_order_relaxed);
 		atomic_store_explicit(&n->obj.flags, 0, memory_order_relaxed);
-		atomic_store_explicit(&n->crc_gen, 0, memory_order_relaxed);
+		atomic_store_explicit(
+		    &hl__node_x(n)->crc_gen, 0, memory_order_relaxed);
 		hl_revive_interlock(&fresh->lock);
 		o = hl__tbl_insert(&m->nodes, fresh, hl__node_release_obj);
 		if (o != fresh) {
@@ -332,6 +343,29 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 	return n;
 }
 
+/* The common hit (indexed, loaded, not new) inline; the rest in node_get. */
+struct hl_node *
+hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
+{
+	struct hl_mount *m = t->mount;
+	struct hl_obj *o;
+
+	if (HL_UNLIKELY(HL_OFF_ZONE(offset) != HL_ZONE_RAW ||
+			(offset & (m->node_size - 1)) != 0)) {
+		*errorp = EINVAL;
+		return NULL;
+	}
+	o = hl__tbl_index_find(&m->nodes, offset, hl__node_release_obj);
+	if (HL_LIKELY(o != NULL && !isnew) &&
+	    (atomic_load_explicit(&o->lock.refs, memory_order_acquire) &
+		HL_REFS_CHECK) == 0) {
+		node_mark_used(hl__obj_node(o));
+		*errorp = 0;
+		return hl__obj_node(o);
+	}
+	return node_get(t, offset, isnew, errorp, o);
+}
+
 void *
 hl_node_data(struct hl_node *n)
 {
@@ -353,14 +387,15 @@ hl_node_lock(struct hl_node *n)
 struct hl_buffer *
 hl_node_buffer(struct hl_node *n)
 {
-	return atomic_load_explicit(&n->buffer, memory_order_relaxed);
+	return atomic_load_explicit(
+	    &hl__node_x(n)->buffer, memory_order_relaxed);
 }
 
 int
 hl_modify_node(struct hl_node *n)
 {
 	struct hl_buffer *b = hl_node_buffer(n);
-	struct hl_mount *m = n->mount;
+	struct hl_mount *m = hl__node_x(n)->mount;
 	unsigned slot;
 	int error;
 
@@ -405,7 +440,7 @@ hl_peek_node(struct hl_mount *m, uint64_t offset, struct hl_node_peek *pk)
 	if (o == NULL)
 		return false;
 	n = hl__obj_node(o);
-	v = atomic_load_explicit(&n->ver, memory_order_acquire);
+	v = atomic_load_explicit(&hl__node_x(n)->ver, memory_order_acquire);
 	if ((v & NODE_VER_BUSY) != 0 || hl__obj_key(o) != offset)
 		return false;
 	/* Loaded now and for as long as the word stays v. */
@@ -422,8 +457,8 @@ bool
 hl_peek_valid(const struct hl_node_peek *pk)
 {
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&pk->node->ver, memory_order_relaxed) ==
-	       pk->ver;
+	return atomic_load_explicit(
+		   &hl__node_x(pk->node)->ver, memory_order_relaxed) == pk->ver;
 }
 
 /*
@@ -434,7 +469,7 @@ cache_unlink(struct hl_node *n, struct hl_node_cache *c)
 {
 	struct hl_node_cache **pp;
 
-	for (pp = &n->caches; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &hl__node_x(n)->caches; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
@@ -474,8 +509,8 @@ hl_cache_node(struct hl_node_cache *c, struct hl_node *n)
 	hl_uncache_node(c);
 	mtx = node_cache_mtx(n);
 	pthread_mutex_lock(mtx);
-	c->next = n->caches;
-	n->caches = c;
+	c->next = hl__node_x(n)->caches;
+	hl__node_x(n)->caches = c;
 	atomic_store_explicit(&c->node, n, memory_order_release);
 	pthread_mutex_unlock(mtx);
 }
@@ -486,8 +521,8 @@ hl__node_uncache_all(struct hl_node *n)
 	pthread_mutex_t *mtx = node_cache_mtx(n);
 
 	pthread_mutex_lock(mtx);
-	while (n->caches != NULL)
-		cache_unlink(n, n->caches);
+	while (hl__node_x(n)->caches != NULL)
+		cache_unlink(n, hl__node_x(n)->caches);
 	pthread_mutex_unlock(mtx);
 }
 
@@ -584,7 +619,8 @@ hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 			hl_put_interlock(&o->lock, 0);
 			return 1;
 		}
-		b = atomic_load_explicit(&n->buffer, memory_order_relaxed);
+		b = atomic_load_explicit(
+		    &hl__node_x(n)->buffer, memory_order_relaxed);
 		node_unload(n);
 		hl_rel(&b->obj.lock); /* the buffer keeps its memory */
 		node_destroy(n);

@@ -10,22 +10,68 @@
 
 #include "table.h"
 
-static inline uint32_t
-tbl_bucket(const struct hl_table *t, uint64_t key)
+static inline size_t
+tbl_nlines(size_t nbuckets)
 {
-	/* Offsets are aligned: mix the high bits down (Fibonacci hash). */
-	return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & t->mask;
+	return (nbuckets + HL_TBL_LINE_BUCKETS - 1) / HL_TBL_LINE_BUCKETS;
 }
 
+/* The buckets of an index line share its shard. */
 static inline pthread_mutex_t *
 tbl_shard(struct hl_table *t, uint32_t bucket)
 {
-	return &t->shards[bucket % HL_TBL_SHARDS].mtx;
+	return &t->shards[(bucket / HL_TBL_LINE_BUCKETS) % HL_TBL_SHARDS].mtx;
+}
+
+static inline struct hl_tbl_line *
+tbl_line(struct hl_table *t, uint32_t bucket)
+{
+	return &t->lines[bucket / HL_TBL_LINE_BUCKETS];
+}
+
+/* Index entry for o in a free slot of its line, if any.  Shard held. */
+static void
+tbl_index_add(struct hl_table *t, uint32_t b, struct hl_obj *o)
+{
+	struct hl_tbl_line *ln = tbl_line(t, b);
+	unsigned i;
+
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
+		struct hl_tbl_slot *s = &ln->slot[i];
+
+		if (atomic_load_explicit(&s->key, memory_order_relaxed) !=
+		    HL_TBL_NOKEY)
+			continue;
+		atomic_store_explicit(&s->obj, o, memory_order_relaxed);
+		atomic_store_explicit(
+		    &s->key, hl__obj_key(o), memory_order_release);
+		return;
+	}
+}
+
+/* Drop o's index entry, if it has one.  Shard held. */
+static void
+tbl_index_del(struct hl_table *t, uint32_t b, struct hl_obj *o)
+{
+	struct hl_tbl_line *ln = tbl_line(t, b);
+	unsigned i;
+
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
+		struct hl_tbl_slot *s = &ln->slot[i];
+
+		if (atomic_load_explicit(&s->obj, memory_order_relaxed) == o &&
+		    atomic_load_explicit(&s->key, memory_order_relaxed) !=
+			HL_TBL_NOKEY) {
+			atomic_store_explicit(
+			    &s->key, HL_TBL_NOKEY, memory_order_relaxed);
+			return;
+		}
+	}
 }
 
 int
-hl__tbl_init(
-    struct hl_table *t, const char *name, size_t objsize, size_t nbuckets)
+hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
+    size_t nbuckets)
 {
 	size_t n = 1;
 	uint32_t i;
@@ -35,14 +81,22 @@ hl__tbl_init(
 		n <<= 1;
 	t->name = name;
 	t->objsize = (objsize + 63) & ~(size_t)63; /* one line per object */
+	t->xsize = (xsize + 7) & ~(size_t)7;
 	t->mask = (uint32_t)(n - 1);
 	t->buckets = calloc(n, sizeof(*t->buckets));
+	t->lines = aligned_alloc(64, tbl_nlines(n) * sizeof(*t->lines));
 	t->shards = aligned_alloc(64, HL_TBL_SHARDS * sizeof(*t->shards));
-	if (t->buckets == NULL || t->shards == NULL) {
+	if (t->buckets == NULL || t->lines == NULL || t->shards == NULL) {
 		free(t->buckets);
+		free(t->lines);
 		free(t->shards);
 		return ENOMEM;
 	}
+	for (i = 0; i < tbl_nlines(n); i++)
+		for (unsigned j = 0; j < HL_TBL_LINE_SLOTS; j++) {
+			atomic_init(&t->lines[i].slot[j].key, HL_TBL_NOKEY);
+			atomic_init(&t->lines[i].slot[j].obj, NULL);
+		}
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_init(&t->shards[i].mtx, NULL);
 	pthread_mutex_init(&t->alloc_mtx, NULL);
@@ -60,20 +114,8 @@ hl__tbl_destroy(struct hl_table *t)
 		pthread_mutex_destroy(&t->shards[i].mtx);
 	pthread_mutex_destroy(&t->alloc_mtx);
 	free(t->shards);
+	free(t->lines);
 	free(t->buckets);
-}
-
-/*
- * We hold a reference on o (hl_ref_live succeeded): is it the object for
- * key?  Its key and linked flag cannot change any more (it cannot die
- * while referenced), and the acquire of our reference ordered these
- * loads after the writes its constructor made before reviving it.
- */
-static inline bool
-tbl_is(struct hl_obj *o, uint64_t key)
-{
-	return hl__obj_key(o) == key &&
-	       atomic_load_explicit(&o->linked, memory_order_relaxed);
 }
 
 static struct hl_obj *
@@ -92,7 +134,7 @@ tbl_walk(struct hl_table *t, uint32_t b, uint64_t key, bool locked,
 			continue;
 		if (!hl_ref_live(&o->lock))
 			continue; /* dead, about to be unlinked */
-		if (tbl_is(o, key))
+		if (hl__tbl_is(o, key))
 			return o;
 		/*
 		 * Recycled under us (or being discarded): not ours.  Under
@@ -113,12 +155,14 @@ struct hl_obj *
 hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
     void (*release)(struct hl_obj *))
 {
-	uint32_t b = tbl_bucket(t, key);
+	uint32_t b = hl__tbl_bucket(t, key);
 	pthread_mutex_t *mtx;
 	struct hl_obj *o;
 
-	if (!locked)
-		return tbl_walk(t, b, key, false, release);
+	if (!locked) {
+		o = hl__tbl_index_find(t, key, release);
+		return o != NULL ? o : tbl_walk(t, b, key, false, release);
+	}
 	mtx = tbl_shard(t, b);
 	pthread_mutex_lock(mtx);
 	o = tbl_walk(t, b, key, true, release);
@@ -129,11 +173,18 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 struct hl_obj *
 hl__tbl_lookup(struct hl_table *t, uint64_t key)
 {
+	uint32_t b = hl__tbl_bucket(t, key), hops = 0, i;
+	struct hl_tbl_line *ln = tbl_line(t, b);
 	struct hl_obj *o;
-	uint32_t hops = 0;
 
-	o = atomic_load_explicit(
-	    &t->buckets[tbl_bucket(t, key)], memory_order_acquire);
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		if (atomic_load_explicit(
+			&ln->slot[i].key, memory_order_relaxed) == key &&
+		    (o = atomic_load_explicit(
+			 &ln->slot[i].obj, memory_order_acquire)) != NULL &&
+		    hl__obj_key(o) == key)
+			return o;
+	o = atomic_load_explicit(&t->buckets[b], memory_order_acquire);
 	for (; o != NULL && ++hops <= HL_TBL_WALK_LIMIT;
 	     o = atomic_load_explicit(&o->hnext, memory_order_acquire))
 		if (hl__obj_key(o) == key)
@@ -144,7 +195,7 @@ hl__tbl_lookup(struct hl_table *t, uint64_t key)
 struct hl_obj *
 hl__tbl_peek(struct hl_table *t, uint64_t key)
 {
-	uint32_t b = tbl_bucket(t, key);
+	uint32_t b = hl__tbl_bucket(t, key);
 	pthread_mutex_t *mtx = tbl_shard(t, b);
 	struct hl_obj *o;
 
@@ -170,12 +221,16 @@ tbl_grow(struct hl_table *t)
 
 	if (c >= HL_TBL_MAXCHUNKS)
 		return ENOSPC;
-	mem = aligned_alloc(64, HL_TBL_CHUNK * t->objsize);
+	/* The objects, then their cold parts. */
+	mem = aligned_alloc(64, HL_TBL_CHUNK * (t->objsize + t->xsize));
 	if (mem == NULL)
 		return ENOMEM;
-	memset(mem, 0, HL_TBL_CHUNK * t->objsize);
+	memset(mem, 0, HL_TBL_CHUNK * (t->objsize + t->xsize));
 	for (i = HL_TBL_CHUNK; i-- > 0;) {
 		struct hl_obj *o = (struct hl_obj *)(mem + i * t->objsize);
+
+		if (t->xsize != 0)
+			o->ext = mem + HL_TBL_CHUNK * t->objsize + i * t->xsize;
 
 		hl_lock_init(&o->lock);
 		atomic_store_explicit(
@@ -225,7 +280,7 @@ hl__tbl_insert(
     struct hl_table *t, struct hl_obj *fresh, void (*release)(struct hl_obj *))
 {
 	uint64_t key = hl__obj_key(fresh);
-	uint32_t b = tbl_bucket(t, key);
+	uint32_t b = hl__tbl_bucket(t, key);
 	pthread_mutex_t *mtx = tbl_shard(t, b);
 	struct hl_obj *o;
 
@@ -241,6 +296,7 @@ hl__tbl_insert(
 		    memory_order_relaxed);
 		atomic_store_explicit(
 		    &t->buckets[b], fresh, memory_order_release);
+		tbl_index_add(t, b, fresh);
 		o = fresh;
 	}
 	pthread_mutex_unlock(mtx);
@@ -257,7 +313,7 @@ tbl_unlink_free(struct hl_table *t, struct hl_obj *o)
 	struct hl_obj *p;
 
 	if (atomic_load_explicit(&o->linked, memory_order_relaxed)) {
-		b = tbl_bucket(t, hl__obj_key(o));
+		b = hl__tbl_bucket(t, hl__obj_key(o));
 		mtx = tbl_shard(t, b);
 		pthread_mutex_lock(mtx);
 		for (pp = &t->buckets[b]; (p = atomic_load_explicit(pp,
@@ -268,6 +324,7 @@ tbl_unlink_free(struct hl_table *t, struct hl_obj *o)
 		if (p == NULL)
 			hl__fatal("hl_table", &o->lock,
 			    "linked object missing from its chain");
+		tbl_index_del(t, b, o);
 		/* o keeps its hnext: a reader on o walks on. */
 		atomic_store_explicit(pp,
 		    atomic_load_explicit(&o->hnext, memory_order_relaxed),

@@ -25,6 +25,7 @@
 #define HL_CACHE_TABLE_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdnoreturn.h>
 
 #include <hammerlock.h>
@@ -35,11 +36,13 @@
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
 
-#define HL_TBL_SHARDS	  256u	     /* shard mutexes, by bucket */
-#define HL_TBL_CHUNK	  1024u	     /* objects per allocation chunk */
-#define HL_TBL_MAXCHUNKS  8192u	     /* so at most 8M objects per table */
-#define HL_TBL_WALK_LIMIT 64u	     /* lock-free hops before falling back */
-#define HL_TBL_NOKEY	  UINT64_MAX /* key of an object being discarded */
+#define HL_TBL_SHARDS	    256u       /* shard mutexes, by bucket */
+#define HL_TBL_CHUNK	    1024u      /* objects per allocation chunk */
+#define HL_TBL_MAXCHUNKS    8192u      /* so at most 8M objects per table */
+#define HL_TBL_WALK_LIMIT   64u	       /* lock-free hops before falling back */
+#define HL_TBL_NOKEY	    UINT64_MAX /* key of an object being discarded */
+#define HL_TBL_LINE_SLOTS   4u	       /* index entries per 64-byte line */
+#define HL_TBL_LINE_BUCKETS 4u	       /* buckets sharing an index line */
 
 struct hl_obj {
 	struct hl_lock lock;	      /* refs: DEAD when destroyed */
@@ -49,6 +52,28 @@ struct hl_obj {
 	_Atomic uint8_t used;	      /* hit since the pool looked (CLOCK) */
 	_Atomic uint32_t flags;	      /* the object type's flags */
 	struct hl_obj *fnext;	      /* free list (table alloc mutex) */
+	void *ext; /* the type's cold part (hl__tbl_init), or NULL; fixed */
+};
+
+/*
+ * The index: one 64-byte line per four buckets, holding up to four (key,
+ * object) pairs of the objects linked on those buckets' chains, so that a
+ * hit reads one index line and the object's own line, as an open-address
+ * table would, instead of walking a chain through other objects' lines.
+ * It is only a cache in front of the chains: written under the buckets'
+ * shard mutex (the buckets of a line share one), read without a lock,
+ * a pair may be torn or stale, and every answer it gives is validated
+ * exactly as a chain walk's is (a reference by hl_ref_live, then the
+ * object's own key and linked flag).  An object finds no free entry in a
+ * full line lives on its chain only and is found there.
+ */
+struct hl_tbl_slot {
+	_Atomic uint64_t key; /* HL_TBL_NOKEY: free */
+	struct hl_obj *_Atomic obj;
+};
+
+struct hl_tbl_line {
+	alignas(64) struct hl_tbl_slot slot[HL_TBL_LINE_SLOTS];
 };
 
 struct hl_table_shard {
@@ -59,8 +84,10 @@ struct hl_table_shard {
 struct hl_table {
 	const char *name; /* "buffer", "node": for messages */
 	size_t objsize;
+	size_t xsize;  /* each object's cold part, or 0 */
 	uint32_t mask; /* buckets - 1 */
 	struct hl_obj *_Atomic *buckets;
+	struct hl_tbl_line *lines; /* the index: lines[b / LINE_BUCKETS] */
 	struct hl_table_shard *shards;
 
 	pthread_mutex_t alloc_mtx; /* free list and chunk growth */
@@ -91,12 +118,76 @@ hl__obj_key(const struct hl_obj *o)
 	return atomic_load_explicit(&o->key, memory_order_relaxed);
 }
 
+static inline uint32_t
+hl__tbl_bucket(const struct hl_table *t, uint64_t key)
+{
+	/* Offsets are aligned: mix the high bits down (Fibonacci hash). */
+	return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & t->mask;
+}
+
+/*
+ * We hold a reference on o (hl_ref_live succeeded): is it the object for
+ * key?  Its key and linked flag cannot change any more (it cannot die
+ * while referenced), and the acquire of our reference ordered these
+ * loads after the writes its constructor made before reviving it.
+ */
+static inline bool
+hl__tbl_is(struct hl_obj *o, uint64_t key)
+{
+	return hl__obj_key(o) == key &&
+	       atomic_load_explicit(&o->linked, memory_order_relaxed);
+}
+
+/*
+ * The lock-free hit through the index, inline for the callers' hit
+ * paths: the object for key, referenced by hl_ref_live() (so CHECK may be
+ * set: go on with hl_check_interlock()), or NULL when the index does not
+ * have it (not indexed, or a torn or stale entry): then hl__tbl_find(),
+ * which walks the chain.  `release' as for hl__tbl_find().  Never sleeps.
+ */
+static inline struct hl_obj *
+hl__tbl_index_find(
+    struct hl_table *t, uint64_t key, void (*release)(struct hl_obj *))
+{
+	struct hl_tbl_line *ln =
+	    &t->lines[hl__tbl_bucket(t, key) / HL_TBL_LINE_BUCKETS];
+	unsigned i, match = 0;
+	struct hl_obj *o;
+
+	/*
+	 * Which slots hold key, without a branch per slot: the slot a key
+	 * sits in is random, so branching on each compare would mispredict
+	 * once per hit, after the index line's cache miss, and throw away
+	 * the work the CPU did past it (the next hit's loads, for one).
+	 */
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		match |= (unsigned)(atomic_load_explicit(&ln->slot[i].key,
+					memory_order_relaxed) == key)
+			 << i;
+	while (HL_LIKELY(match != 0)) {
+		i = (unsigned)__builtin_ctz(match);
+		match &= match - 1;
+		o = atomic_load_explicit(
+		    &ln->slot[i].obj, memory_order_acquire);
+		if (o == NULL || !hl_ref_live(&o->lock))
+			continue;
+		if (HL_LIKELY(hl__tbl_is(o, key)))
+			return o;
+		release(o); /* the pair was torn or stale */
+		return NULL;
+	}
+	return NULL;
+}
+
 /*
  * nbuckets is rounded up to a power of two.  objsize >= sizeof(struct
- * hl_obj), the object type's own fields following the header.
+ * hl_obj), the object type's own fields following the header.  xsize:
+ * the size of a cold part kept apart from the objects (o->ext), so that
+ * a type whose hits touch only the header has objects of one cache line
+ * packed together (fewer pages and lines per hit); 0 for none.
  */
-HL_HIDDEN int hl__tbl_init(
-    struct hl_table *t, const char *name, size_t objsize, size_t nbuckets);
+HL_HIDDEN int hl__tbl_init(struct hl_table *t, const char *name, size_t objsize,
+    size_t xsize, size_t nbuckets);
 HL_HIDDEN void hl__tbl_destroy(struct hl_table *t);
 
 /*
