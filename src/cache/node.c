@@ -178,10 +178,21 @@ node_dispose(struct hl_node *n, bool locked)
 void
 hl_rel_node(struct hl_node *n)
 {
-	if (hl_rel_interlock(&n->obj.lock, false))
-		node_dispose(n, false);
-	else if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
-		(void)node_try_evict(n); /* the last user of a dying node */
+	uint32_t lv = 2;
+
+	/*
+	 * hl_rel_interlock(), first guessing the word of a resident node
+	 * that one user holds (2: the user and the cache's reference): see
+	 * hl__tbl_index_find() on the compare-and-swap without a load.
+	 */
+	if (atomic_compare_exchange_strong_explicit(&n->obj.lock.refs, &lv, 1,
+		memory_order_release, memory_order_relaxed) ||
+	    !hl_rel_interlock(&n->obj.lock, false)) {
+		if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
+			(void)node_try_evict(n); /* last user of a dying node */
+		return;
+	}
+	node_dispose(n, false);
 }
 
 void
