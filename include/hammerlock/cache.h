@@ -98,6 +98,9 @@ struct hl_mount_stats {
 	uint64_t write_errors;	   /* failed writes and syncs */
 	uint64_t interlock_sleeps; /* process-wide: sleeps on refs words */
 	uint64_t lock_contended;   /* process-wide: lock requests that waited */
+	uint64_t index_misses;	   /* lock-free lookups of buffers and nodes
+				    * that the tables' index did not answer
+				    * (new objects, or not indexed) */
 };
 
 /*

@@ -432,6 +432,10 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 	hl_lock_stats_get(&ls);
 	st->interlock_sleeps = ls.refs_sleeps;
 	st->lock_contended = ls.lock_contended;
+	st->index_misses =
+	    atomic_load_explicit(
+		&m->buffers.index_misses, memory_order_relaxed) +
+	    atomic_load_explicit(&m->nodes.index_misses, memory_order_relaxed);
 }
 
 uint32_t

@@ -69,6 +69,23 @@ tbl_index_del(struct hl_table *t, uint32_t b, struct hl_obj *o)
 	}
 }
 
+/*
+ * Debug builds: HL_TBL_PROBE=spec or exact picks the index probe of every
+ * table, so that the tests, whose tables are small, run both.
+ */
+static void
+tbl_probe_override(struct hl_table *t)
+{
+	const char *p;
+
+	if (!hl_debug_enabled() || (p = getenv("HL_TBL_PROBE")) == NULL)
+		return;
+	if (strcmp(p, "spec") == 0)
+		t->spec = true;
+	else if (strcmp(p, "exact") == 0)
+		t->spec = false;
+}
+
 int
 hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
     size_t nbuckets)
@@ -83,6 +100,9 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	t->objsize = (objsize + 63) & ~(size_t)63; /* one line per object */
 	t->xsize = (xsize + 7) & ~(size_t)7;
 	t->mask = (uint32_t)(n - 1);
+	/* 1M buckets: a 16 MiB index and 64 MiB of objects at least. */
+	t->spec = n >= HL_TBL_SPEC_BUCKETS;
+	tbl_probe_override(t);
 	t->buckets = calloc(n, sizeof(*t->buckets));
 	t->lines = aligned_alloc(64, tbl_nlines(n) * sizeof(*t->lines));
 	t->shards = aligned_alloc(64, HL_TBL_SHARDS * sizeof(*t->shards));
@@ -160,8 +180,11 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 	struct hl_obj *o;
 
 	if (!locked) {
-		o = hl__tbl_index_find(t, key, release);
-		return o != NULL ? o : tbl_walk(t, b, key, false, release);
+		if ((o = hl__tbl_index_find(t, key, release)) != NULL)
+			return o;
+		atomic_fetch_add_explicit(
+		    &t->index_misses, 1, memory_order_relaxed);
+		return tbl_walk(t, b, key, false, release);
 	}
 	mtx = tbl_shard(t, b);
 	pthread_mutex_lock(mtx);

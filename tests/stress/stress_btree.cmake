@@ -53,6 +53,12 @@ if(HL_DEBUG)
   # honoured by debug builds only), a get can pair a parent it validated
   # with a child already split, and answer ENOENT for a key the model has
   # (doc/design.md section 12).
+  # The B-tree stress with the speculating index probe (see
+  # stress_cache_probe_spec).
+  add_test(NAME stress_btree_probe_spec COMMAND stress_btree
+    --node-size 512 --seconds 5 --seed 18)
+  set_tests_properties(stress_btree_probe_spec PROPERTIES
+    LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_TBL_PROBE=spec")
   add_test(NAME stress_btree_inject_nomark COMMAND stress_btree
     --node-size 512 --pool-kb 2048 --seconds 10 --seed 17)
   set_tests_properties(stress_btree_inject_nomark PROPERTIES
