@@ -1516,6 +1516,7 @@ st_print_stats(const struct hl_mount_stats *st)
 	    F(write_errors),
 	    F(interlock_sleeps),
 	    F(lock_contended),
+	    F(index_misses),
 #undef F
 	};
 	size_t i;
