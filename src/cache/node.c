@@ -299,7 +299,7 @@ node_make_new(struct hl_node *n)
 
 /*
  * Everything but the common hit: o is what the index gave (referenced,
- * CHECK possibly set) or NULL.
+ * perhaps not offset's node, CHECK possibly set) or NULL.
  */
 static __attribute__((noinline)) struct hl_node *
 node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
@@ -310,9 +310,20 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 	struct hl_node *n;
 	int error;
 
-	if (o == NULL)
+	if (o != NULL && !hl__tbl_is(o, offset)) {
+		hl_rel_node(hl__obj_node(o)); /* a torn or stale index entry */
+		o = NULL;
+	}
+	if (o == NULL) {
+		/* Only valid offsets are ever in the table. */
+		if (HL_OFF_ZONE(offset) != HL_ZONE_RAW ||
+		    (offset & (m->node_size - 1)) != 0) {
+			*errorp = EINVAL;
+			return NULL;
+		}
 		o = hl__tbl_find(
 		    &m->nodes, offset, false, hl__node_release_obj);
+	}
 	if (o == NULL) {
 		fresh = hl__tbl_alloc(&m->nodes, offset);
 		if (fresh == NULL) {
@@ -354,20 +365,17 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 	return n;
 }
 
-/* The common hit (indexed, loaded, not new) inline; the rest in node_get. */
+/*
+ * The common hit (indexed, loaded, not new) inline, with nothing to save
+ * for a call; the rest, and offsets not in the table (invalid ones
+ * included: node_get() checks them), in node_get().
+ */
 struct hl_node *
 hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 {
-	struct hl_mount *m = t->mount;
-	struct hl_obj *o;
+	struct hl_obj *o = hl__tbl_index_ref(&t->mount->nodes, offset, false);
 
-	if (HL_UNLIKELY(HL_OFF_ZONE(offset) != HL_ZONE_RAW ||
-			(offset & (m->node_size - 1)) != 0)) {
-		*errorp = EINVAL;
-		return NULL;
-	}
-	o = hl__tbl_index_find(&m->nodes, offset, hl__node_release_obj);
-	if (HL_LIKELY(o != NULL && !isnew) &&
+	if (HL_LIKELY(o != NULL && !isnew && hl__tbl_is(o, offset)) &&
 	    (atomic_load_explicit(&o->lock.refs, memory_order_acquire) &
 		HL_REFS_CHECK) == 0) {
 		node_mark_used(hl__obj_node(o));

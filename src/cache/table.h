@@ -143,9 +143,13 @@ hl__tbl_is(struct hl_obj *o, uint64_t key)
 	       atomic_load_explicit(&o->linked, memory_order_relaxed);
 }
 
-/* Reference a hit (see hl__tbl_index_find), or false. */
+/*
+ * Reference a hit (see hl__tbl_index_ref), or false.  With !full, only
+ * the inline attempts, no call (a caller's fast path that goes on to the
+ * full lookup when this fails).
+ */
 static inline bool
-hl__tbl_ref(struct hl_obj *o)
+hl__tbl_ref(struct hl_obj *o, bool full)
 {
 	uint32_t lv = 1;
 
@@ -155,19 +159,30 @@ hl__tbl_ref(struct hl_obj *o)
 	 * compare-and-swap with no load before it asks for the line once,
 	 * for writing; measured at 1M nodes, loading it first cost about
 	 * 25 ns more per hit.  A wrong guess costs one failed
-	 * compare-and-swap.
+	 * compare-and-swap, and tells the word for the next one.
 	 */
-	return atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv, 2,
-		   memory_order_acquire, memory_order_relaxed) ||
-	       hl_ref_live(&o->lock);
+	if (atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv, 2,
+		memory_order_acquire, memory_order_relaxed))
+		return true;
+	if (full)
+		return hl_ref_live(&o->lock);
+	/* hl_ref_live()'s own fast path: CHECK clear, 1 <= count < max. */
+	return (lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
+		   HL_REFS_COUNT_MASK - 1u &&
+	       atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv,
+		   lv + 1, memory_order_acquire, memory_order_relaxed);
 }
 
 /*
  * The lock-free hit through the index, inline for the callers' hit
- * paths: the object for key, referenced by hl_ref_live() (so CHECK may be
- * set: go on with hl_check_interlock()), or NULL when the index does not
- * have it (not indexed, or a torn or stale entry): then hl__tbl_find(),
- * which walks the chain.  `release' as for hl__tbl_find().  Never sleeps.
+ * paths: an object that an index entry for key pointed at, referenced by
+ * hl_ref_live() (so CHECK may be set: go on with hl_check_interlock()),
+ * or NULL when the index does not have it (then hl__tbl_find(), which
+ * walks the chain).  The entry may have been torn or stale: the caller
+ * must check the object's identity (hl__tbl_is()) and release it if it
+ * is not key's, as hl__tbl_index_find() does.  With !full, NULL also
+ * when the reference needs more than the inline compare-and-swaps (see
+ * hl__tbl_ref): for a fast path that makes no call.  Never sleeps.
  *
  * Two probes, the same answer.  A table too big for the CPU caches
  * (t->spec) branches on each slot: slots fill from the first, the
@@ -181,12 +196,11 @@ hl__tbl_ref(struct hl_obj *o)
  * halves: 1.9x one thread's throughput exact, 1.2x speculating).
  */
 static inline struct hl_obj *
-hl__tbl_index_find(
-    struct hl_table *t, uint64_t key, void (*release)(struct hl_obj *))
+hl__tbl_index_ref(struct hl_table *t, uint64_t key, bool full)
 {
 	struct hl_tbl_line *ln =
 	    &t->lines[hl__tbl_bucket(t, key) / HL_TBL_LINE_BUCKETS];
-	struct hl_obj *o = NULL;
+	struct hl_obj *o;
 	unsigned i, match = 0;
 
 	if (t->spec) {
@@ -206,10 +220,19 @@ hl__tbl_index_find(
 		i = (unsigned)__builtin_ctz(match);
 		o = atomic_load_explicit(
 		    &ln->slot[i].obj, memory_order_acquire);
-		if (o != NULL && hl__tbl_ref(o))
-			break;
-		o = NULL;
+		if (o != NULL && hl__tbl_ref(o, full))
+			return o;
 	}
+	return NULL;
+}
+
+/* hl__tbl_index_ref() and the identity check (hl__tbl_is()). */
+static inline struct hl_obj *
+hl__tbl_index_find(
+    struct hl_table *t, uint64_t key, void (*release)(struct hl_obj *))
+{
+	struct hl_obj *o = hl__tbl_index_ref(t, key, true);
+
 	if (o == NULL || HL_LIKELY(hl__tbl_is(o, key)))
 		return o;
 	release(o); /* the pair was torn or stale */
