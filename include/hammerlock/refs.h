@@ -105,6 +105,18 @@ hl_rel(struct hl_lock *l)
 }
 
 /*
+ * The inline fast paths' one compare on a refs word: CHECK clear and
+ * 1 <= count < HL_REFS_COUNT_MASK (so N->N+1 is a plain reference; a
+ * DEAD word fails it).  For callers that try their own compare-and-swap.
+ */
+static inline bool
+hl__refs_plain(uint32_t lv)
+{
+	return (lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
+	       HL_REFS_COUNT_MASK - 1u;
+}
+
+/*
  * Take a reference, and the interlock when the object must be loaded or
  * re-validated.
  *
@@ -126,9 +138,7 @@ hl_ref_interlock(struct hl_lock *l)
 {
 	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
 
-	/* One compare: CHECK clear and 1 <= count < HL_REFS_COUNT_MASK. */
-	if (HL_LIKELY((lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
-		      HL_REFS_COUNT_MASK - 1u)) {
+	if (HL_LIKELY(hl__refs_plain(lv))) {
 		if (atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
 			memory_order_acquire, memory_order_relaxed))
 			return false;
@@ -316,9 +326,7 @@ hl_ref_live(struct hl_lock *l)
 {
 	uint32_t lv = atomic_load_explicit(&l->refs, memory_order_relaxed);
 
-	/* Same one-compare test as hl_ref_interlock(); DEAD fails it. */
-	if (HL_LIKELY((lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
-		      HL_REFS_COUNT_MASK - 1u) &&
+	if (HL_LIKELY(hl__refs_plain(lv)) &&
 	    atomic_compare_exchange_weak_explicit(&l->refs, &lv, lv + 1,
 		memory_order_acquire, memory_order_relaxed))
 		return true;

@@ -112,8 +112,9 @@ node_destroy(struct hl_node *n)
 static void
 node_unload(struct hl_node *n)
 {
+	struct hl_node_x *x = hl__node_x(n);
 	struct hl_buffer *b =
-	    atomic_load_explicit(&hl__node_x(n)->buffer, memory_order_relaxed);
+	    atomic_load_explicit(&x->buffer, memory_order_relaxed);
 
 	if (atomic_fetch_and_explicit(
 		&n->obj.flags, ~HL_NODE_F_RESIDENT, memory_order_relaxed) &
@@ -121,11 +122,9 @@ node_unload(struct hl_node *n)
 		atomic_fetch_sub_explicit(
 		    &b->noderefs, 1, memory_order_relaxed);
 	node_ver_begin(n);
-	atomic_store_explicit(
-	    &hl__node_x(n)->ondisk, NULL, memory_order_relaxed);
+	atomic_store_explicit(&x->ondisk, NULL, memory_order_relaxed);
 	node_ver_end(n);
-	atomic_store_explicit(
-	    &hl__node_x(n)->buffer, NULL, memory_order_relaxed);
+	atomic_store_explicit(&x->buffer, NULL, memory_order_relaxed);
 }
 
 static void node_dispose(struct hl_node *n, bool locked);
@@ -218,7 +217,8 @@ hl_ref_node(struct hl_node *n)
 static int
 node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 {
-	struct hl_mount *m = hl__node_x(n)->mount;
+	struct hl_node_x *x = hl__node_x(n);
+	struct hl_mount *m = x->mount;
 	uint64_t off = hl__obj_key(&n->obj);
 	struct hl_buffer *b;
 	char why[160];
@@ -240,11 +240,10 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 	/* New, or modified in memory and not yet sealed: nothing to check. */
 	if (isnew || (atomic_load_explicit(&b->needcrc, memory_order_relaxed) &
 			 ((uint64_t)1 << slot))) {
-		atomic_store_explicit(&hl__node_x(n)->crc_gen,
+		atomic_store_explicit(&x->crc_gen,
 		    atomic_load_explicit(&b->gen, memory_order_relaxed),
 		    memory_order_relaxed);
-	} else if (atomic_load_explicit(
-		       &hl__node_x(n)->crc_gen, memory_order_relaxed) !=
+	} else if (atomic_load_explicit(&x->crc_gen, memory_order_relaxed) !=
 		   atomic_load_explicit(&b->gen, memory_order_relaxed)) {
 		/* Shared: a write-back (exclusive) may be sealing it. */
 		hl_lock_sh(&b->obj.lock);
@@ -258,13 +257,13 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 			hl_rel_buffer(b);
 			goto fail;
 		}
-		atomic_store_explicit(&hl__node_x(n)->crc_gen,
+		atomic_store_explicit(&x->crc_gen,
 		    atomic_load_explicit(&b->gen, memory_order_relaxed),
 		    memory_order_relaxed);
 	}
-	atomic_store_explicit(&hl__node_x(n)->buffer, b, memory_order_relaxed);
+	atomic_store_explicit(&x->buffer, b, memory_order_relaxed);
 	node_ver_begin(n);
-	atomic_store_explicit(&hl__node_x(n)->ondisk, p, memory_order_relaxed);
+	atomic_store_explicit(&x->ondisk, p, memory_order_relaxed);
 	node_ver_end(n);
 	hl__stat_add(&m->st.node_loads, 1);
 	/* Resident: the cache's own reference keeps it loaded. */
@@ -325,21 +324,21 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 		    &m->nodes, offset, false, hl__node_release_obj);
 	}
 	if (o == NULL) {
+		struct hl_node_x *x;
+
 		fresh = hl__tbl_alloc(&m->nodes, offset);
 		if (fresh == NULL) {
 			*errorp = ENOMEM;
 			return NULL;
 		}
 		n = hl__obj_node(fresh);
-		hl__node_x(n)->mount = m;
-		hl__node_x(n)->caches = NULL;
-		atomic_store_explicit(
-		    &hl__node_x(n)->buffer, NULL, memory_order_relaxed);
-		atomic_store_explicit(
-		    &hl__node_x(n)->ondisk, NULL, memory_order_relaxed);
+		x = hl__node_x(n);
+		x->mount = m;
+		x->caches = NULL;
+		atomic_store_explicit(&x->buffer, NULL, memory_order_relaxed);
+		atomic_store_explicit(&x->ondisk, NULL, memory_order_relaxed);
 		atomic_store_explicit(&n->obj.flags, 0, memory_order_relaxed);
-		atomic_store_explicit(
-		    &hl__node_x(n)->crc_gen, 0, memory_order_relaxed);
+		atomic_store_explicit(&x->crc_gen, 0, memory_order_relaxed);
 		hl_revive_interlock(&fresh->lock);
 		o = hl__tbl_insert(&m->nodes, fresh, hl__node_release_obj);
 		if (o != fresh) {

@@ -166,9 +166,8 @@ hl__tbl_ref(struct hl_obj *o, bool full)
 		return true;
 	if (full)
 		return hl_ref_live(&o->lock);
-	/* hl_ref_live()'s own fast path: CHECK clear, 1 <= count < max. */
-	return (lv & (HL_REFS_CHECK | HL_REFS_COUNT_MASK)) - 1u <
-		   HL_REFS_COUNT_MASK - 1u &&
+	/* hl_ref_live()'s own fast path, with the word just seen. */
+	return hl__refs_plain(lv) &&
 	       atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv,
 		   lv + 1, memory_order_acquire, memory_order_relaxed);
 }
