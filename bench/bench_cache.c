@@ -670,13 +670,14 @@ bench_hl_report(void *ctx, uint64_t hits)
 	       "sync %.1f s); "
 	       "over %" PRIu64 " hits: node_loads/hit %.3f, "
 	       "buffer_loads/hit %.3f, buffer_hits/hit %.3f, reads %" PRIu64
-	       ", reclaims %" PRIu64 ", interlock_sleeps %" PRIu64
-	       ", lock_contended %" PRIu64 "\n",
+	       ", reclaims %" PRIu64 ", index_misses/hit %.3f"
+	       ", interlock_sleeps %" PRIu64 ", lock_contended %" PRIu64 "\n",
 	    c->g.nnodes, c->setup_s, c->populate_s, c->sync_s, hits,
 	    (double)(st.node_loads - c->st0.node_loads) / h,
 	    (double)(st.buffer_loads - c->st0.buffer_loads) / h,
 	    (double)(st.buffer_hits - c->st0.buffer_hits) / h,
 	    st.reads - c->st0.reads, st.reclaims - c->st0.reclaims,
+	    (double)(st.index_misses - c->st0.index_misses) / h,
 	    st.interlock_sleeps - c->st0.interlock_sleeps,
 	    st.lock_contended - c->st0.lock_contended);
 }

@@ -174,6 +174,22 @@ node_dispose(struct hl_node *n, bool locked)
 		hl_rel_buffer(b);
 }
 
+/*
+ * hl_rel_node() past its first guess: lv is 2 if that compare-and-swap
+ * released our reference (and the node's flags ask for more), else the
+ * word it found instead.
+ */
+static __attribute__((noinline)) void
+node_rel_slow(struct hl_node *n, uint32_t lv)
+{
+	if (lv == 2 || !hl_rel_interlock(&n->obj.lock, false)) {
+		if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
+			(void)node_try_evict(n); /* last user of a dying node */
+		return;
+	}
+	node_dispose(n, false);
+}
+
 void
 hl_rel_node(struct hl_node *n)
 {
@@ -182,16 +198,15 @@ hl_rel_node(struct hl_node *n)
 	/*
 	 * hl_rel_interlock(), first guessing the word of a resident node
 	 * that one user holds (2: the user and the cache's reference): see
-	 * hl__tbl_index_find() on the compare-and-swap without a load.
+	 * hl__tbl_ref() on the compare-and-swap without a load.  A strong
+	 * compare-and-swap: on failure lv is not 2.
 	 */
-	if (atomic_compare_exchange_strong_explicit(&n->obj.lock.refs, &lv, 1,
-		memory_order_release, memory_order_relaxed) ||
-	    !hl_rel_interlock(&n->obj.lock, false)) {
-		if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
-			(void)node_try_evict(n); /* last user of a dying node */
+	if (HL_LIKELY(atomic_compare_exchange_strong_explicit(&n->obj.lock.refs,
+		&lv, 1, memory_order_release, memory_order_relaxed)) &&
+	    HL_LIKELY(
+		(node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) == 0))
 		return;
-	}
-	node_dispose(n, false);
+	node_rel_slow(n, lv);
 }
 
 void
@@ -374,9 +389,12 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 {
 	struct hl_obj *o = hl__tbl_index_ref(&t->mount->nodes, offset, false);
 
-	if (HL_LIKELY(o != NULL && !isnew && hl__tbl_is(o, offset)) &&
-	    (atomic_load_explicit(&o->lock.refs, memory_order_acquire) &
-		HL_REFS_CHECK) == 0) {
+	/*
+	 * No CHECK test: the inline reference (!full) only succeeds on a
+	 * word with CHECK clear, and its acquire is the one that orders
+	 * the loader's writes before our reads of the node.
+	 */
+	if (HL_LIKELY(o != NULL && !isnew && hl__tbl_is(o, offset))) {
 		node_mark_used(hl__obj_node(o));
 		*errorp = 0;
 		return hl__obj_node(o);

@@ -5,6 +5,7 @@
  * for its safety is in doc/design.md section 10 and model/table.pml.
  */
 #include <errno.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,16 +87,44 @@ tbl_probe_override(struct hl_table *t)
 		t->spec = false;
 }
 
+/*
+ * Anonymous memory aligned to HL_TBL_ARENA_STEP, with protection prot
+ * (PROT_NONE: reserved only); if huge, with advice to back it with
+ * transparent huge pages (advice only: where the system has them set to
+ * "never", or has none free, it gets small pages).  Size: a multiple of
+ * HL_TBL_ARENA_STEP.
+ */
+static char *
+tbl_map(size_t size, int prot, bool huge)
+{
+	size_t step = HL_TBL_ARENA_STEP;
+	char *p, *a;
+
+	p = mmap(NULL, size + step, prot,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)p + step - 1) & ~(uintptr_t)(step - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	munmap(a + size, (size_t)(p + step - a));
+	if (huge)
+		(void)madvise(a, size, MADV_HUGEPAGE);
+	return a;
+}
+
 int
 hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
     size_t nbuckets)
 {
 	size_t n = 1;
 	uint32_t i;
+	bool huge;
 
 	memset(t, 0, sizeof(*t));
 	while (n < nbuckets && n < (1u << 30))
 		n <<= 1;
+	huge = n >= HL_TBL_HUGE_BUCKETS;
 	t->name = name;
 	t->objsize = (objsize + 63) & ~(size_t)63; /* one line per object */
 	t->xsize = (xsize + 7) & ~(size_t)7;
@@ -103,13 +132,33 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	/* 1M buckets: a 16 MiB index and 64 MiB of objects at least. */
 	t->spec = n >= HL_TBL_SPEC_BUCKETS;
 	tbl_probe_override(t);
+	/*
+	 * The objects' own arena: address space for the most objects a
+	 * table can have, reserved now (PROT_NONE commits nothing) and
+	 * made usable a huge page at a time by tbl_grow(), so that the
+	 * lines hits touch are dense (as one array's would be) instead of
+	 * scattered between the buffers' memory.  A big table asks for
+	 * transparent huge pages there and for its index: a hit then costs
+	 * its two cache misses and, most of the time, no page walk.
+	 */
+	t->arena_size = (size_t)HL_TBL_MAXCHUNKS * HL_TBL_CHUNK * t->objsize;
+	t->arena = tbl_map(t->arena_size, PROT_NONE, huge);
+	/* The index too: every hit reads it (zeroed: atomic_init below). */
+	t->lines_size =
+	    (tbl_nlines(n) * sizeof(*t->lines) + HL_TBL_ARENA_STEP - 1) &
+	    ~(HL_TBL_ARENA_STEP - 1);
+	t->lines = (struct hl_tbl_line *)tbl_map(
+	    t->lines_size, PROT_READ | PROT_WRITE, huge);
 	t->buckets = calloc(n, sizeof(*t->buckets));
-	t->lines = aligned_alloc(64, tbl_nlines(n) * sizeof(*t->lines));
 	t->shards = aligned_alloc(64, HL_TBL_SHARDS * sizeof(*t->shards));
-	if (t->buckets == NULL || t->lines == NULL || t->shards == NULL) {
+	if (t->arena == NULL || t->lines == NULL || t->buckets == NULL ||
+	    t->shards == NULL) {
 		free(t->buckets);
-		free(t->lines);
 		free(t->shards);
+		if (t->lines != NULL)
+			munmap(t->lines, t->lines_size);
+		if (t->arena != NULL)
+			munmap(t->arena, t->arena_size);
 		return ENOMEM;
 	}
 	for (i = 0; i < tbl_nlines(n); i++)
@@ -128,13 +177,19 @@ hl__tbl_destroy(struct hl_table *t)
 {
 	uint32_t i;
 
-	for (i = 0; i < HL_TBL_MAXCHUNKS; i++)
-		free(atomic_load_explicit(&t->chunks[i], memory_order_relaxed));
+	for (i = 0; i < HL_TBL_MAXCHUNKS; i++) {
+		char *c =
+		    atomic_load_explicit(&t->chunks[i], memory_order_relaxed);
+
+		if (c != NULL)
+			free(((struct hl_obj *)c)->ext); /* the cold parts */
+	}
+	munmap(t->arena, t->arena_size);
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_destroy(&t->shards[i].mtx);
 	pthread_mutex_destroy(&t->alloc_mtx);
 	free(t->shards);
-	free(t->lines);
+	munmap(t->lines, t->lines_size);
 	free(t->buckets);
 }
 
@@ -240,20 +295,35 @@ tbl_grow(struct hl_table *t)
 {
 	uint32_t n = atomic_load_explicit(&t->nobjs, memory_order_relaxed);
 	uint32_t c = n / HL_TBL_CHUNK, i;
-	char *mem;
+	char *mem, *cold = NULL;
+	size_t end;
 
 	if (c >= HL_TBL_MAXCHUNKS)
 		return ENOSPC;
-	/* The objects, then their cold parts. */
-	mem = aligned_alloc(64, HL_TBL_CHUNK * (t->objsize + t->xsize));
-	if (mem == NULL)
-		return ENOMEM;
-	memset(mem, 0, HL_TBL_CHUNK * (t->objsize + t->xsize));
+	/* The cold parts from the heap, the objects from the arena. */
+	if (t->xsize != 0) {
+		cold = aligned_alloc(64, HL_TBL_CHUNK * t->xsize);
+		if (cold == NULL)
+			return ENOMEM;
+		memset(cold, 0, HL_TBL_CHUNK * t->xsize);
+	}
+	mem = t->arena + (size_t)c * HL_TBL_CHUNK * t->objsize;
+	end = (size_t)(c + 1) * HL_TBL_CHUNK * t->objsize;
+	if (end > t->committed) {
+		/* Whole huge pages: a fault can then map one. */
+		end = (end + HL_TBL_ARENA_STEP - 1) & ~(HL_TBL_ARENA_STEP - 1);
+		if (mprotect(t->arena + t->committed, end - t->committed,
+			PROT_READ | PROT_WRITE)) {
+			free(cold);
+			return ENOMEM;
+		}
+		t->committed = end;
+	}
 	for (i = HL_TBL_CHUNK; i-- > 0;) {
 		struct hl_obj *o = (struct hl_obj *)(mem + i * t->objsize);
 
 		if (t->xsize != 0)
-			o->ext = mem + HL_TBL_CHUNK * t->objsize + i * t->xsize;
+			o->ext = cold + i * t->xsize;
 
 		hl_lock_init(&o->lock);
 		atomic_store_explicit(

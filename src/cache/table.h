@@ -36,9 +36,11 @@
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
 
-#define HL_TBL_SHARDS	    256u       /* shard mutexes, by bucket */
-#define HL_TBL_CHUNK	    1024u      /* objects per allocation chunk */
-#define HL_TBL_MAXCHUNKS    8192u      /* so at most 8M objects per table */
+#define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
+#define HL_TBL_CHUNK	    1024u /* objects per allocation chunk */
+#define HL_TBL_MAXCHUNKS    8192u /* so at most 8M objects per table */
+#define HL_TBL_ARENA_STEP   ((size_t)2 << 20) /* a huge page */
+#define HL_TBL_HUGE_BUCKETS (1u << 16)	      /* huge pages from here */
 #define HL_TBL_WALK_LIMIT   64u	       /* lock-free hops before falling back */
 #define HL_TBL_NOKEY	    UINT64_MAX /* key of an object being discarded */
 #define HL_TBL_LINE_SLOTS   4u	       /* index entries per 64-byte line */
@@ -91,8 +93,12 @@ struct hl_table {
 	bool spec;     /* index probe: speculate (hl__tbl_index_find) */
 	struct hl_obj *_Atomic *buckets;
 	struct hl_tbl_line *lines; /* the index: lines[b / LINE_BUCKETS] */
+	size_t lines_size;	   /* bytes mapped for it */
 	struct hl_table_shard *shards;
 
+	char *arena;	   /* chunks[c] == arena + c * chunk bytes */
+	size_t arena_size; /* reserved */
+	size_t committed;  /* bytes of it usable (HL_TBL_ARENA_STEP steps) */
 	pthread_mutex_t alloc_mtx; /* free list and chunk growth */
 	struct hl_obj *freelist;
 	char *_Atomic chunks[HL_TBL_MAXCHUNKS];
@@ -188,40 +194,49 @@ hl__tbl_ref(struct hl_obj *o, bool full)
  * predicted path fetches the object as soon as the index line arrives,
  * and the CPU runs ahead into the caller's next lookup (measured at 1M
  * nodes: 1.7x the floor's time per hit, against 3.0x without).  A
- * smaller table computes the matching slot first: a mispredicted branch
- * would touch, speculatively, the object of another key, and when other
- * threads hold those lines in their caches, taking them away costs more
- * than any run-ahead wins (measured at 1K nodes, two threads on disjoint
- * halves: 1.9x one thread's throughput exact, 1.2x speculating).
+ * smaller table selects the matching slot with conditional moves, no
+ * branch: a mispredicted branch would touch, speculatively, the object
+ * of another key, and when other threads hold those lines in their
+ * caches, taking them away costs more than any run-ahead wins (measured
+ * at 1K nodes, two threads on disjoint halves: 1.9x one thread's
+ * throughput exact, 1.2x speculating).
  */
 static inline struct hl_obj *
 hl__tbl_index_ref(struct hl_table *t, uint64_t key, bool full)
 {
 	struct hl_tbl_line *ln =
 	    &t->lines[hl__tbl_bucket(t, key) / HL_TBL_LINE_BUCKETS];
-	struct hl_obj *o;
-	unsigned i, match = 0;
+	struct hl_obj *o = NULL;
+	unsigned i;
 
+	/*
+	 * The first matching slot only: a line holds one entry per linked
+	 * object, so a second match is a torn or stale pair, and the chain
+	 * (the caller's next step on NULL) answers for it.
+	 */
 	if (t->spec) {
+#pragma GCC unroll 4
 		for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
-			if (atomic_load_explicit(
-				&ln->slot[i].key, memory_order_relaxed) == key)
+			if (atomic_load_explicit(&ln->slot[i].key,
+				memory_order_relaxed) == key) {
+				o = atomic_load_explicit(
+				    &ln->slot[i].obj, memory_order_acquire);
 				break;
-		match = i < HL_TBL_LINE_SLOTS ? 1u << i : 0;
+			}
 	} else {
-		for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
-			match |=
-			    (unsigned)(atomic_load_explicit(&ln->slot[i].key,
-					   memory_order_relaxed) == key)
-			    << i;
+		/* Select, not branch: a conditional move per slot. */
+#pragma GCC unroll 4
+		for (i = HL_TBL_LINE_SLOTS; i-- > 0;) {
+			uint64_t k = atomic_load_explicit(
+			    &ln->slot[i].key, memory_order_relaxed);
+			struct hl_obj *p = atomic_load_explicit(
+			    &ln->slot[i].obj, memory_order_acquire);
+
+			o = k == key ? p : o;
+		}
 	}
-	for (; match != 0; match &= match - 1) {
-		i = (unsigned)__builtin_ctz(match);
-		o = atomic_load_explicit(
-		    &ln->slot[i].obj, memory_order_acquire);
-		if (o != NULL && hl__tbl_ref(o, full))
-			return o;
-	}
+	if (o != NULL && hl__tbl_ref(o, full))
+		return o;
 	return NULL;
 }
 
