@@ -163,7 +163,8 @@ struct sample {
 
 struct bench {
 	uint64_t keys, room, seed;
-	bool wb_sync; /* hammerlock: fdatasync at pool write-back */
+	bool wb_sync;	/* hammerlock: fdatasync at pool write-back */
+	uint32_t bufsz; /* hammerlock: buffer size at newfs */
 	double secs, warmup;
 	int runs;
 	int thr[KV_MAXTL], nthr, maxthr;
@@ -421,9 +422,8 @@ hl_setup(struct eng *e)
 	nodes = hl_nodes_for(b->keys + b->room);
 	per = nodes / 2 + 64;
 	per += per / ((HL_NODE_SIZE_DEFAULT - HL_NODE_HDR_SIZE) * 8) + 1;
-	o.vol_size =
-	    round_up(HL_BUFFER_SIZE_DEFAULT + per * HL_NODE_SIZE_DEFAULT,
-		HL_BUFFER_SIZE_DEFAULT);
+	o.buffer_size = b->bufsz;
+	o.vol_size = round_up(b->bufsz + per * HL_NODE_SIZE_DEFAULT, b->bufsz);
 	if ((error = hl_newfs(e->volp, 2, &o, why, sizeof(why))) != 0) {
 		fprintf(stderr, "bench_kv: hl_newfs: %s\n", why);
 		return error;
@@ -461,15 +461,17 @@ hl_memcase(struct eng *e, int mem)
 		if (pool < KV_POOL_FLOOR)
 			pool = KV_POOL_FLOOR;
 	}
-	pool = round_up(pool, HL_BUFFER_SIZE_DEFAULT);
+	pool = round_up(pool, e->b->bufsz);
 	if ((error = hl_do_unmount(e)) != 0 ||
 	    (error = hl_do_mount(e, pool)) != 0)
 		return error;
 	snprintf(e->info, sizeof(e->info),
 	    "tree %.1f MiB (%" PRIu64 " internal + %" PRIu64
-	    " leaves of %u bytes, depth %" PRIu32 "), pool %.2f MiB%s",
+	    " leaves of %u bytes, depth %" PRIu32
+	    "), buffers of %u bytes, pool %.2f MiB%s",
 	    (double)e->tree_bytes / 1048576.0, sh.internal, sh.leaves,
-	    hl_mount_node_size(e->m), sh.depth, (double)pool / 1048576.0,
+	    hl_mount_node_size(e->m), sh.depth, e->b->bufsz,
+	    (double)pool / 1048576.0,
 	    mem == MEM_OUT && pool >= e->tree_bytes
 		? " (its 1 MiB floor holds the tree: not out of memory)"
 		: "");
@@ -1824,6 +1826,7 @@ usage(FILE *fp)
 	    "[--warmup S]\n"
 	    "                [--seed X] [--dir DIR] [--data FILE] [--quick] "
 	    "[--wb-sync]\n"
+	    "                [--buffer-size N]\n"
 	    "\n"
 	    "hammerlock's B-tree against LMDB (MDB_NOSYNC; MDB_WRITEMAP|"
 	    "MDB_NOSYNC) and\n"
@@ -1854,9 +1857,14 @@ usage(FILE *fp)
 	    "                  default; the others never sync before the end, "
 	    "so by\n"
 	    "                  default the benchmark mounts with "
-	    "writeback_nosync)\n",
+	    "writeback_nosync)\n"
+	    "  --buffer-size N hammerlock's buffer size, the unit it reads "
+	    "and\n"
+	    "                  writes (default %u, the format's; 4096 is "
+	    "the\n"
+	    "                  page size LMDB and SQLite use here)\n",
 	    KV_DEF_KEYS, KV_DEF_SECS, KV_DEF_RUNS, KV_MAXTHR, KV_DEF_WARMUP,
-	    KV_DEF_SEED);
+	    KV_DEF_SEED, (unsigned)HL_BUFFER_SIZE_DEFAULT);
 }
 
 static bool
@@ -1956,6 +1964,7 @@ options(struct bench *b, int argc, char **argv)
 	    {"data", required_argument, NULL, 'D'},
 	    {"quick", no_argument, NULL, 'q'},
 	    {"wb-sync", no_argument, NULL, 'W'},
+	    {"buffer-size", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1969,8 +1978,9 @@ options(struct bench *b, int argc, char **argv)
 	b->runs = KV_DEF_RUNS;
 	b->warmup = KV_DEF_WARMUP;
 	b->seed = KV_DEF_SEED;
-	while ((c = getopt_long(
-		    argc, argv, "k:s:r:t:x:m:e:w:S:d:D:qh", lo, NULL)) != -1) {
+	b->bufsz = HL_BUFFER_SIZE_DEFAULT;
+	while ((c = getopt_long(argc, argv, "k:s:r:t:x:m:e:w:S:d:D:B:qh", lo,
+		    NULL)) != -1) {
 		ok = true;
 		switch (c) {
 		case 'k':
@@ -2011,6 +2021,12 @@ options(struct bench *b, int argc, char **argv)
 			break;
 		case 'W':
 			b->wb_sync = true;
+			break;
+		case 'B':
+			ok = parse_u64(optarg, &v) &&
+			     v >= HL_NODE_SIZE_DEFAULT && v <= (1u << 20) &&
+			     (v & (v - 1)) == 0;
+			b->bufsz = (uint32_t)v;
 			break;
 		case 'q':
 			b->keys = 20000;
