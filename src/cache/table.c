@@ -30,6 +30,14 @@ tbl_line(struct hl_table *t, uint32_t bucket)
 	return &t->lines[bucket / HL_TBL_LINE_BUCKETS];
 }
 
+/* o's index entry (see struct hl_tbl_line). */
+static inline uint64_t
+tbl_entry(const struct hl_table *t, const struct hl_obj *o)
+{
+	return (uint64_t)(((uintptr_t)o - t->ebase) >> 6) << 32 |
+	       hl__tbl_tag(hl__obj_key(o));
+}
+
 /* Index entry for o in a free slot of its line, if any.  Shard held. */
 static void
 tbl_index_add(struct hl_table *t, uint32_t b, struct hl_obj *o)
@@ -37,17 +45,13 @@ tbl_index_add(struct hl_table *t, uint32_t b, struct hl_obj *o)
 	struct hl_tbl_line *ln = tbl_line(t, b);
 	unsigned i;
 
-	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-		struct hl_tbl_slot *s = &ln->slot[i];
-
-		if (atomic_load_explicit(&s->key, memory_order_relaxed) !=
-		    HL_TBL_NOKEY)
-			continue;
-		atomic_store_explicit(&s->obj, o, memory_order_relaxed);
-		atomic_store_explicit(
-		    &s->key, hl__obj_key(o), memory_order_release);
-		return;
-	}
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		if (atomic_load_explicit(&ln->e[i], memory_order_relaxed) ==
+		    0) {
+			atomic_store_explicit(
+			    &ln->e[i], tbl_entry(t, o), memory_order_release);
+			return;
+		}
 }
 
 /* Drop o's index entry, if it has one.  Shard held. */
@@ -55,16 +59,16 @@ static void
 tbl_index_del(struct hl_table *t, uint32_t b, struct hl_obj *o)
 {
 	struct hl_tbl_line *ln = tbl_line(t, b);
+	uint64_t num = ((uintptr_t)o - t->ebase) >> 6;
 	unsigned i;
 
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-		struct hl_tbl_slot *s = &ln->slot[i];
+		uint64_t e =
+		    atomic_load_explicit(&ln->e[i], memory_order_relaxed);
 
-		if (atomic_load_explicit(&s->obj, memory_order_relaxed) == o &&
-		    atomic_load_explicit(&s->key, memory_order_relaxed) !=
-			HL_TBL_NOKEY) {
+		if ((e >> 32) == num) {
 			atomic_store_explicit(
-			    &s->key, HL_TBL_NOKEY, memory_order_relaxed);
+			    &ln->e[i], 0, memory_order_relaxed);
 			return;
 		}
 	}
@@ -142,8 +146,10 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	 * its two cache misses and, most of the time, no page walk.
 	 */
 	t->arena_size = (size_t)HL_TBL_MAXCHUNKS * HL_TBL_CHUNK * t->objsize;
+	if (t->arena_size / 64 >= UINT32_MAX)
+		return EINVAL; /* an index entry numbers objects in 32 bits */
 	t->arena = tbl_map(t->arena_size, PROT_NONE, huge);
-	/* The index too: every hit reads it (zeroed: atomic_init below). */
+	/* The index too: every hit reads it (zeroed: all entries free). */
 	t->lines_size =
 	    (tbl_nlines(n) * sizeof(*t->lines) + HL_TBL_ARENA_STEP - 1) &
 	    ~(HL_TBL_ARENA_STEP - 1);
@@ -161,11 +167,8 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 			munmap(t->arena, t->arena_size);
 		return ENOMEM;
 	}
-	for (i = 0; i < tbl_nlines(n); i++)
-		for (unsigned j = 0; j < HL_TBL_LINE_SLOTS; j++) {
-			atomic_init(&t->lines[i].slot[j].key, HL_TBL_NOKEY);
-			atomic_init(&t->lines[i].slot[j].obj, NULL);
-		}
+	/* The index is zeroed memory (mmap): every entry free. */
+	t->ebase = (uintptr_t)t->arena - 64;
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_init(&t->shards[i].mtx, NULL);
 	pthread_mutex_init(&t->alloc_mtx, NULL);
@@ -253,15 +256,17 @@ hl__tbl_lookup(struct hl_table *t, uint64_t key)
 {
 	uint32_t b = hl__tbl_bucket(t, key), hops = 0, i;
 	struct hl_tbl_line *ln = tbl_line(t, b);
+	uint32_t tag = hl__tbl_tag(key);
 	struct hl_obj *o;
 
-	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
-		if (atomic_load_explicit(
-			&ln->slot[i].key, memory_order_relaxed) == key &&
-		    (o = atomic_load_explicit(
-			 &ln->slot[i].obj, memory_order_acquire)) != NULL &&
-		    hl__obj_key(o) == key)
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
+		uint64_t e =
+		    atomic_load_explicit(&ln->e[i], memory_order_acquire);
+
+		if ((uint32_t)e == tag &&
+		    hl__obj_key(o = hl__tbl_eobj(t, e)) == key)
 			return o;
+	}
 	o = atomic_load_explicit(&t->buckets[b], memory_order_acquire);
 	for (; o != NULL && ++hops <= HL_TBL_WALK_LIMIT;
 	     o = atomic_load_explicit(&o->hnext, memory_order_acquire))

@@ -43,8 +43,8 @@ HL_HIDDEN noreturn void hl__fatal(
 #define HL_TBL_HUGE_BUCKETS (1u << 16)	      /* huge pages from here */
 #define HL_TBL_WALK_LIMIT   64u	       /* lock-free hops before falling back */
 #define HL_TBL_NOKEY	    UINT64_MAX /* key of an object being discarded */
-#define HL_TBL_LINE_SLOTS   4u	       /* index entries per 64-byte line */
-#define HL_TBL_LINE_BUCKETS 4u	       /* buckets sharing an index line */
+#define HL_TBL_LINE_SLOTS   8u	       /* index entries per 64-byte line */
+#define HL_TBL_LINE_BUCKETS 8u	       /* buckets sharing an index line */
 /* Tables with this many buckets or more: the index probe speculates. */
 #define HL_TBL_SPEC_BUCKETS (1u << 20)
 
@@ -60,24 +60,24 @@ struct hl_obj {
 };
 
 /*
- * The index: one 64-byte line per four buckets, holding up to four (key,
- * object) pairs of the objects linked on those buckets' chains, so that a
- * hit reads one index line and the object's own line, as an open-address
+ * The index: one 64-byte line per eight buckets, holding up to eight
+ * entries for the objects linked on those buckets' chains, so that a hit
+ * reads one index line and the object's own line, as an open-address
  * table would, instead of walking a chain through other objects' lines.
- * It is only a cache in front of the chains: written under the buckets'
- * shard mutex (the buckets of a line share one), read without a lock,
- * a pair may be torn or stale, and every answer it gives is validated
- * exactly as a chain walk's is (a reference by hl_ref_live, then the
- * object's own key and linked flag).  An object finds no free entry in a
- * full line lives on its chain only and is found there.
+ * An entry is one word: the key's 32-bit tag (hl__tbl_tag) in the low
+ * half, and in the high half the object's place in the table's arena, in
+ * 64-byte units, plus one; 0 is a free entry.  Half the size of (key,
+ * pointer) pairs, so that more of a big table's index stays in the CPU
+ * caches.  It is only a cache in front of the chains: written under the
+ * buckets' shard mutex (the buckets of a line share one), read without a
+ * lock, an entry may be stale or name another key with the same tag, and
+ * every answer it gives is validated exactly as a chain walk's is (a
+ * reference by hl_ref_live, then the object's own key and linked flag).
+ * An object that finds no free entry in a full line lives on its chain
+ * only and is found there.
  */
-struct hl_tbl_slot {
-	_Atomic uint64_t key; /* HL_TBL_NOKEY: free */
-	struct hl_obj *_Atomic obj;
-};
-
 struct hl_tbl_line {
-	alignas(64) struct hl_tbl_slot slot[HL_TBL_LINE_SLOTS];
+	alignas(64) _Atomic uint64_t e[HL_TBL_LINE_SLOTS];
 };
 
 struct hl_table_shard {
@@ -97,6 +97,7 @@ struct hl_table {
 	struct hl_table_shard *shards;
 
 	char *arena;	   /* chunks[c] == arena + c * chunk bytes */
+	uintptr_t ebase;   /* arena - 64: an entry's object, hl__tbl_eobj */
 	size_t arena_size; /* reserved */
 	size_t committed;  /* bytes of it usable (HL_TBL_ARENA_STEP steps) */
 	pthread_mutex_t alloc_mtx; /* free list and chunk growth */
@@ -134,6 +135,41 @@ hl__tbl_bucket(const struct hl_table *t, uint64_t key)
 {
 	/* Offsets are aligned: mix the high bits down (Fibonacci hash). */
 	return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & t->mask;
+}
+
+/*
+ * A key's tag in the index: 32 bits of a second multiplicative hash, the
+ * low bit set so that a tag is never 0 (a free entry's low half).
+ */
+static inline uint32_t
+hl__tbl_tag(uint64_t key)
+{
+	return (uint32_t)((key * 0xC2B2AE3D27D4EB4FULL) >> 32) | 1u;
+}
+
+/*
+ * x if x is an entry with tag, else e; a conditional move, never a branch
+ * (GCC turns some selects into branches: the exact probe must not).
+ */
+static inline uint64_t
+hl__tbl_select(uint64_t e, uint64_t x, uint32_t tag)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__asm__("cmpl %k[x], %[tag]\n\tcmove %[x], %[e]"
+		: [e] "+r"(e)
+		: [x] "r"(x), [tag] "r"(tag)
+		: "cc");
+	return e;
+#else
+	return (uint32_t)x == tag ? x : e;
+#endif
+}
+
+/* The object an index entry names (e != 0). */
+static inline struct hl_obj *
+hl__tbl_eobj(const struct hl_table *t, uint64_t e)
+{
+	return (struct hl_obj *)(t->ebase + (uintptr_t)((e >> 32) << 6));
 }
 
 /*
@@ -204,38 +240,44 @@ hl__tbl_ref(struct hl_obj *o, bool full)
 static inline struct hl_obj *
 hl__tbl_index_ref(struct hl_table *t, uint64_t key, bool full)
 {
-	struct hl_tbl_line *ln =
+	const struct hl_tbl_line *ln =
 	    &t->lines[hl__tbl_bucket(t, key) / HL_TBL_LINE_BUCKETS];
-	struct hl_obj *o = NULL;
+	uint32_t tag = hl__tbl_tag(key);
+	uint64_t e = 0;
+	struct hl_obj *o;
 	unsigned i;
 
 	/*
-	 * The first matching slot only: a line holds one entry per linked
-	 * object, so a second match is a torn or stale pair, and the chain
-	 * (the caller's next step on NULL) answers for it.
+	 * The first entry with key's tag only: a line holds one entry per
+	 * linked object, and a second match is another key's (the same
+	 * tag) or a stale entry, for the chain (the caller's next step on
+	 * NULL) to answer.
 	 */
 	if (t->spec) {
-#pragma GCC unroll 4
-		for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
-			if (atomic_load_explicit(&ln->slot[i].key,
-				memory_order_relaxed) == key) {
-				o = atomic_load_explicit(
-				    &ln->slot[i].obj, memory_order_acquire);
+#pragma GCC unroll 8
+		for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
+			uint64_t x = atomic_load_explicit(
+			    &ln->e[i], memory_order_acquire);
+
+			if ((uint32_t)x == tag) {
+				e = x;
 				break;
 			}
+		}
 	} else {
-		/* Select, not branch: a conditional move per slot. */
-#pragma GCC unroll 4
+		/* Select, not branch: a conditional move per entry. */
+#pragma GCC unroll 8
 		for (i = HL_TBL_LINE_SLOTS; i-- > 0;) {
-			uint64_t k = atomic_load_explicit(
-			    &ln->slot[i].key, memory_order_relaxed);
-			struct hl_obj *p = atomic_load_explicit(
-			    &ln->slot[i].obj, memory_order_acquire);
+			uint64_t x = atomic_load_explicit(
+			    &ln->e[i], memory_order_acquire);
 
-			o = k == key ? p : o;
+			e = hl__tbl_select(e, x, tag);
 		}
 	}
-	if (o != NULL && hl__tbl_ref(o, full))
+	if (e == 0)
+		return NULL;
+	o = hl__tbl_eobj(t, e);
+	if (hl__tbl_ref(o, full))
 		return o;
 	return NULL;
 }
