@@ -30,12 +30,18 @@ tbl_line(struct hl_table *t, uint32_t bucket)
 	return &t->lines[bucket / HL_TBL_LINE_BUCKETS];
 }
 
+/* o's number in an index entry: the inverse of hl__tbl_eobj(). */
+static inline uint64_t
+tbl_onum(const struct hl_table *t, const struct hl_obj *o)
+{
+	return ((uintptr_t)o - t->ebase) >> 6;
+}
+
 /* o's index entry (see struct hl_tbl_line). */
 static inline uint64_t
 tbl_entry(const struct hl_table *t, const struct hl_obj *o)
 {
-	return (uint64_t)(((uintptr_t)o - t->ebase) >> 6) << 32 |
-	       hl__tbl_tag(hl__obj_key(o));
+	return tbl_onum(t, o) << 32 | hl__tbl_tag(hl__obj_key(o));
 }
 
 /* Index entry for o in a free slot of its line, if any.  Shard held. */
@@ -59,7 +65,7 @@ static void
 tbl_index_del(struct hl_table *t, uint32_t b, struct hl_obj *o)
 {
 	struct hl_tbl_line *ln = tbl_line(t, b);
-	uint64_t num = ((uintptr_t)o - t->ebase) >> 6;
+	uint64_t num = tbl_onum(t, o);
 	unsigned i;
 
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
@@ -133,7 +139,7 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	t->objsize = (objsize + 63) & ~(size_t)63; /* one line per object */
 	t->xsize = (xsize + 7) & ~(size_t)7;
 	t->mask = (uint32_t)(n - 1);
-	/* 1M buckets: a 16 MiB index and 64 MiB of objects at least. */
+	/* 1M buckets: an 8 MiB index and 64 MiB of objects at least. */
 	t->spec = n >= HL_TBL_SPEC_BUCKETS;
 	tbl_probe_override(t);
 	/*
@@ -178,15 +184,11 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 void
 hl__tbl_destroy(struct hl_table *t)
 {
-	uint32_t i;
+	uint32_t n = atomic_load_explicit(&t->nobjs, memory_order_relaxed), i;
 
-	for (i = 0; i < HL_TBL_MAXCHUNKS; i++) {
-		char *c =
-		    atomic_load_explicit(&t->chunks[i], memory_order_relaxed);
-
-		if (c != NULL)
-			free(((struct hl_obj *)c)->ext); /* the cold parts */
-	}
+	/* A chunk's cold parts are one allocation, its first object's. */
+	for (i = 0; i < n; i += HL_TBL_CHUNK)
+		free(hl__tbl_obj(t, i)->ext);
 	munmap(t->arena, t->arena_size);
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_destroy(&t->shards[i].mtx);
@@ -338,7 +340,6 @@ tbl_grow(struct hl_table *t)
 		o->fnext = t->freelist;
 		t->freelist = o;
 	}
-	atomic_store_explicit(&t->chunks[c], mem, memory_order_release);
 	atomic_store_explicit(
 	    &t->nobjs, n + HL_TBL_CHUNK, memory_order_release);
 	return 0;

@@ -3,11 +3,12 @@
  * table.h - the object table shared by buffers and nodes: a hash table of
  * type-stable objects with lock-free hits (doc/design.md section 10).
  *
- * Every object starts with a struct hl_obj.  Object memory is allocated
- * in chunks and never freed before the table is: a destroyed object has
- * the refs word DEAD and waits on a free list for another key.  So a
- * stale pointer, read by a lookup that raced a destruction, always points
- * at a valid lock word, and hl_ref_live() refuses the DEAD one.
+ * Every object starts with a struct hl_obj.  Object memory comes from
+ * the table's arena, a chunk at a time, and is never freed before the
+ * table is: a destroyed object has the refs word DEAD and waits on a
+ * free list for another key.  So a stale pointer, read by a lookup that
+ * raced a destruction, always points at a valid lock word, and
+ * hl_ref_live() refuses the DEAD one.
  *
  * Chains are singly linked through atomic `hnext' pointers.  Readers walk
  * them without a lock; insertion and removal take the chain's shard
@@ -96,26 +97,25 @@ struct hl_table {
 	size_t lines_size;	   /* bytes mapped for it */
 	struct hl_table_shard *shards;
 
-	char *arena;	   /* chunks[c] == arena + c * chunk bytes */
+	char *arena;	   /* object i at arena + i * objsize */
 	uintptr_t ebase;   /* arena - 64: an entry's object, hl__tbl_eobj */
 	size_t arena_size; /* reserved */
 	size_t committed;  /* bytes of it usable (HL_TBL_ARENA_STEP steps) */
 	pthread_mutex_t alloc_mtx; /* free list and chunk growth */
 	struct hl_obj *freelist;
-	char *_Atomic chunks[HL_TBL_MAXCHUNKS];
-	_Atomic uint32_t nobjs; /* objects allocated, all chunks */
+	_Atomic uint32_t nobjs; /* objects made (whole chunks): release */
 	/* Written on misses only: a line of its own, away from the above. */
 	alignas(64) _Atomic uint64_t index_misses;
 };
 
-/* Object i of the table (i < nobjs); for scans. */
+/*
+ * Object i of the table, for scans: i below a hl__tbl_nobjs() the caller
+ * read (its acquire orders the object's construction before our reads).
+ */
 static inline struct hl_obj *
 hl__tbl_obj(struct hl_table *t, uint32_t i)
 {
-	char *c = atomic_load_explicit(
-	    &t->chunks[i / HL_TBL_CHUNK], memory_order_acquire);
-
-	return (struct hl_obj *)(c + (size_t)(i % HL_TBL_CHUNK) * t->objsize);
+	return (struct hl_obj *)(t->arena + (size_t)i * t->objsize);
 }
 
 static inline uint32_t
@@ -219,11 +219,11 @@ hl__tbl_ref(struct hl_obj *o, bool full)
  * paths: an object that an index entry for key pointed at, referenced by
  * hl_ref_live() (so CHECK may be set: go on with hl_check_interlock()),
  * or NULL when the index does not have it (then hl__tbl_find(), which
- * walks the chain).  The entry may have been torn or stale: the caller
- * must check the object's identity (hl__tbl_is()) and release it if it
- * is not key's, as hl__tbl_index_find() does.  With !full, NULL also
- * when the reference needs more than the inline compare-and-swaps (see
- * hl__tbl_ref): for a fast path that makes no call.  Never sleeps.
+ * walks the chain).  The entry may be stale or another key's with the
+ * same tag: the caller must check the object's identity (hl__tbl_is()) and
+ * release it if it is not key's, as hl__tbl_index_find() does.  With !full,
+ * NULL also when the reference needs more than the inline compare-and-swaps
+ * (see hl__tbl_ref): for a fast path that makes no call.  Never sleeps.
  *
  * Two probes, the same answer.  A table too big for the CPU caches
  * (t->spec) branches on each slot: slots fill from the first, the
@@ -291,7 +291,7 @@ hl__tbl_index_find(
 
 	if (o == NULL || HL_LIKELY(hl__tbl_is(o, key)))
 		return o;
-	release(o); /* the pair was torn or stale */
+	release(o); /* a stale entry, or another key's tag */
 	return NULL;
 }
 

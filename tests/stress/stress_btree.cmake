@@ -48,17 +48,17 @@ if(HL_DEBUG)
     LABELS "stress;debug" TIMEOUT 300
     PASS_REGULAR_EXPRESSION "lock-order checks on.*stress_btree: 1 passed"
     FAIL_REGULAR_EXPRESSION "FAIL|btree lock order")
-  # The stress sees the lock-free lookups' ordering bug: with the
-  # pessimistic writer's change marks left out (HL_BTREE_INJECT=nomark,
-  # honoured by debug builds only), a get can pair a parent it validated
-  # with a child already split, and answer ENOENT for a key the model has
-  # (doc/design.md section 12).
   # The B-tree stress with the speculating index probe (see
   # stress_cache_probe_spec).
   add_test(NAME stress_btree_probe_spec COMMAND stress_btree
     --node-size 512 --seconds 5 --seed 18)
   set_tests_properties(stress_btree_probe_spec PROPERTIES
     LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_TBL_PROBE=spec")
+  # The stress sees the lock-free lookups' ordering bug: with the
+  # pessimistic writer's change marks left out (HL_BTREE_INJECT=nomark,
+  # honoured by debug builds only), a get can pair a parent it validated
+  # with a child already split, and answer ENOENT for a key the model has
+  # (doc/design.md section 12).
   add_test(NAME stress_btree_inject_nomark COMMAND stress_btree
     --node-size 512 --pool-kb 2048 --seconds 10 --seed 17)
   set_tests_properties(stress_btree_inject_nomark PROPERTIES
