@@ -80,7 +80,8 @@ struct hl_node_x {
 	struct hl_node_cache *caches; /* under the mount's cache lock */
 };
 
-#define HL_CACHE_LOCKS 64u
+#define HL_CACHE_LOCKS	 64u
+#define HL_POOL_WB_BATCH 128u /* buffers written per fdatasync */
 
 struct hl_mount {
 	struct hl_io *io;
@@ -101,6 +102,8 @@ struct hl_mount {
 	_Atomic uint64_t pool_used;
 	pthread_mutex_t pool_mtx; /* one reclaimer at a time; the hand */
 	uint32_t pool_hand;
+	uint32_t pool_nvict; /* dirty victims noted, under pool_mtx */
+	struct hl_buffer *pool_vict[HL_POOL_WB_BATCH]; /* for write-back */
 	pthread_mutex_t mem_mtx; /* the free list of buffer memory */
 	void *mem_free;		 /* linked through first words */
 	_Atomic uint64_t gen_next;
