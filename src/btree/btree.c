@@ -328,9 +328,26 @@ bt_rootver_idle(uint64_t v)
 	return (v & 0xffffu) == 0;
 }
 
-/* 0 or ENOENT: the answer; EAGAIN: no answer this time. */
+/*
+ * Where the lock-free walk stopped because a node was not resident: the
+ * node it came from (validated after reading the child's offset, so that
+ * was its child then), that node's level and offset, and the child's.
+ */
+struct bt_miss {
+	struct hl_node_peek parent;
+	uint64_t poff, coff;
+	int level;
+};
+
+#define BT_NOTRESIDENT (-1) /* not an errno: see struct bt_miss */
+
+/*
+ * 0 or ENOENT: the answer; EAGAIN: no answer this time; BT_NOTRESIDENT:
+ * a child is not in memory, *miss says where.
+ */
 static int
-bt_get_optimistic(struct hl_btree *bt, uint64_t key, uint64_t *valp)
+bt_get_optimistic(
+    struct hl_btree *bt, uint64_t key, uint64_t *valp, struct bt_miss *miss)
 {
 	struct hl_node_peek cur, nxt;
 	uint64_t rv, root, out;
@@ -352,14 +369,24 @@ bt_get_optimistic(struct hl_btree *bt, uint64_t key, uint64_t *valp)
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&bt->rootver, memory_order_relaxed) != rv)
 		return EAGAIN;
+	miss->coff = root;
 	for (level = 0; level < BT_MAXDEPTH; level++) {
 		switch (bt_opt_step(cur.data, key, bt->maxelm, &out)) {
 		case BT_O_CHILD:
-			if (!hl_peek_node(bt->m, out, &nxt) ||
-			    !hl_peek_valid(&cur))
+			if (hl_peek_node(bt->m, out, &nxt)) {
+				if (!hl_peek_valid(&cur))
+					return EAGAIN;
+				cur = nxt;
+				miss->coff = out;
+				continue;
+			}
+			if (!hl_peek_valid(&cur))
 				return EAGAIN;
-			cur = nxt;
-			continue;
+			miss->parent = cur;
+			miss->poff = miss->coff;
+			miss->coff = out;
+			miss->level = level;
+			return BT_NOTRESIDENT;
 		case BT_O_FOUND:
 			if (!hl_peek_valid(&cur))
 				return EAGAIN;
@@ -372,6 +399,62 @@ bt_get_optimistic(struct hl_btree *bt, uint64_t key, uint64_t *valp)
 		}
 	}
 	return EAGAIN;
+}
+
+/*
+ * The lock-free walk found the child at miss->coff not resident.  Load it
+ * below its parent instead of descending from the root: reference and
+ * lock the parent shared, check that it is still the node peeked with the
+ * same version (then the child is still its child, and stays so while we
+ * hold the lock), then load and lock the child and let the parent go:
+ * the same coupling as bt_descend_sh(), from the parent down, so that a
+ * miss does not take the tree's root lock and the root node's words,
+ * which every thread's misses would otherwise pass back and forth.
+ * Returns the answer, EAGAIN (parent changed, or the child was an
+ * internal node, now loaded: walk again), or a load error.
+ */
+static int
+bt_get_below(struct hl_btree *bt, const struct bt_miss *miss, uint64_t key,
+    uint64_t *valp)
+{
+	struct hl_node *p, *c;
+	struct hl_trans t;
+	int error;
+	unsigned i;
+	void *d;
+
+	hl_trans_init(&t, bt->m);
+	p = hl_get_node(&t, miss->poff, false, &error);
+	if (p == NULL)
+		return EAGAIN; /* let the locked descent report it */
+	bt_lock(bt, hl_node_lock(p), miss->level, false);
+	if (p != miss->parent.node || !hl_peek_valid(&miss->parent)) {
+		bt_put(bt, p, miss->level);
+		return EAGAIN;
+	}
+	c = hl_get_node(&t, miss->coff, false, &error);
+	if (c == NULL) {
+		bt_put(bt, p, miss->level);
+		return error;
+	}
+	bt_lock(bt, hl_node_lock(c), miss->level + 1, false);
+	bt_put(bt, p, miss->level);
+	if ((error = bt_node_ok(c)) == 0) {
+		d = hl_node_data(c);
+		if (bt_type(d) != HL_NODE_LEAF) {
+			error = EAGAIN;
+		} else {
+			i = bt_search_leaf(d, key);
+			if (i < bt_count(d) && bt_key(d, i) == key) {
+				*valp = bt_val(d, i);
+				error = 0;
+			} else {
+				error = ENOENT;
+			}
+		}
+	}
+	bt_put(bt, c, miss->level + 1);
+	return error;
 }
 
 /* Root changes (a root split) are bracketed for the lock-free walk. */
@@ -393,6 +476,7 @@ int
 hl_btree_get(struct hl_btree *bt, uint64_t key, uint64_t *valp)
 {
 	struct hl_node *leaf, *parent;
+	struct bt_miss miss;
 	struct hl_trans t;
 	int error, level, tries;
 	unsigned i;
@@ -400,7 +484,9 @@ hl_btree_get(struct hl_btree *bt, uint64_t key, uint64_t *valp)
 
 	bt_stat(&BT_ST(bt)->gets);
 	for (tries = 0; tries < BT_OPT_TRIES; tries++) {
-		error = bt_get_optimistic(bt, key, valp);
+		error = bt_get_optimistic(bt, key, valp, &miss);
+		if (error == BT_NOTRESIDENT)
+			error = bt_get_below(bt, &miss, key, valp);
 		if (error != EAGAIN)
 			return error;
 		if (tries + 1 < BT_OPT_TRIES)
@@ -1008,17 +1094,10 @@ hl_btree_sync(struct hl_btree *bt, char *why, size_t whylen)
 
 /* --- statistics ----------------------------------------------------------- */
 
-static _Atomic unsigned bt_stripe_next;
-static _Thread_local unsigned bt_stripe = UINT32_MAX;
-
 unsigned
 hl__bt_stripe(void)
 {
-	if (bt_stripe == UINT32_MAX)
-		bt_stripe = atomic_fetch_add_explicit(
-				&bt_stripe_next, 1, memory_order_relaxed) %
-			    BT_STRIPES;
-	return bt_stripe;
+	return hl__thread_stripe() % BT_STRIPES;
 }
 
 #define BTST(f)                                                                \

@@ -181,6 +181,8 @@ struct hl_btree {
 
 /* This thread's statistics stripe. */
 HL_HIDDEN unsigned hl__bt_stripe(void);
+/* The calling thread's stripe number (src/core/stripe.c). */
+HL_HIDDEN unsigned hl__thread_stripe(void);
 
 #define BT_ST(bt) (&(bt)->st[hl__bt_stripe()])
 

@@ -104,8 +104,12 @@ struct hl_mount {
 	uint32_t pool_hand;
 	uint32_t pool_nvict; /* dirty victims noted, under pool_mtx */
 	struct hl_buffer *pool_vict[HL_POOL_WB_BATCH]; /* for write-back */
-	pthread_mutex_t mem_mtx; /* the free list of buffer memory */
-	void *mem_free;		 /* linked through first words */
+	/* Free buffer memory, linked through first words; per thread as
+	 * a table's free objects are (table.h). */
+	struct hl_mem_free {
+		alignas(64) pthread_mutex_t mtx;
+		void *_Atomic list; /* written under mtx; peeked without */
+	} mem_free[HL_TBL_FREE_STRIPES];
 	_Atomic uint64_t gen_next;
 
 	pthread_mutex_t sync_mtx; /* one sync at a time */

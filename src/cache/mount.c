@@ -98,7 +98,8 @@ mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh, int n,
 		bbuckets * (m->buffer_size / m->node_size)) != 0)
 		return hl__cache_why(why, whylen, ENOMEM, "no memory");
 	pthread_mutex_init(&m->pool_mtx, NULL);
-	pthread_mutex_init(&m->mem_mtx, NULL);
+	for (i = 0; i < (int)HL_TBL_FREE_STRIPES; i++)
+		pthread_mutex_init(&m->mem_free[i].mtx, NULL);
 	pthread_mutex_init(&m->sync_mtx, NULL);
 	for (i = 0; i < (int)HL_CACHE_LOCKS; i++)
 		pthread_mutex_init(&m->cache_mtx[i], NULL);
@@ -118,7 +119,8 @@ mount_fini_cache(struct hl_mount *m)
 	hl__tbl_destroy(&m->buffers);
 	hl__tbl_destroy(&m->nodes);
 	pthread_mutex_destroy(&m->pool_mtx);
-	pthread_mutex_destroy(&m->mem_mtx);
+	for (i = 0; i < (int)HL_TBL_FREE_STRIPES; i++)
+		pthread_mutex_destroy(&m->mem_free[i].mtx);
 	pthread_mutex_destroy(&m->sync_mtx);
 	for (i = 0; i < (int)HL_CACHE_LOCKS; i++)
 		pthread_mutex_destroy(&m->cache_mtx[i]);

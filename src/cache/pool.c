@@ -39,16 +39,41 @@
 
 #include "cache_internal.h"
 
+/*
+ * Free buffer memory: a stack per stripe, linked through each block's
+ * first word, written under the stripe's mutex.  Another thread's stripe
+ * is peeked before its mutex is taken: a stale answer only costs a miss.
+ */
+static void *
+pool_mem_pop(struct hl_mem_free *f)
+{
+	void *p, *next;
+
+	pthread_mutex_lock(&f->mtx);
+	p = atomic_load_explicit(&f->list, memory_order_relaxed);
+	if (p != NULL) {
+		memcpy(&next, p, sizeof(next));
+		atomic_store_explicit(&f->list, next, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&f->mtx);
+	return p;
+}
+
+/* Buffer memory: the calling thread's stripe, another's, or new. */
 void *
 hl__pool_mem_get(struct hl_mount *m)
 {
-	void *p;
+	uint32_t s = hl__thread_stripe(), i;
+	void *p = NULL;
 
-	pthread_mutex_lock(&m->mem_mtx);
-	p = m->mem_free;
-	if (p != NULL)
-		memcpy(&m->mem_free, p, sizeof(void *));
-	pthread_mutex_unlock(&m->mem_mtx);
+	for (i = 0; i < HL_TBL_FREE_STRIPES && p == NULL; i++) {
+		struct hl_mem_free *f =
+		    &m->mem_free[(s + i) % HL_TBL_FREE_STRIPES];
+
+		if (atomic_load_explicit(&f->list, memory_order_relaxed) !=
+		    NULL)
+			p = pool_mem_pop(f);
+	}
 	if (p == NULL)
 		p = m->io->ops->alloc(m->io, m->buffer_size);
 	return p;
@@ -57,21 +82,26 @@ hl__pool_mem_get(struct hl_mount *m)
 void
 hl__pool_mem_put(struct hl_mount *m, void *p)
 {
-	pthread_mutex_lock(&m->mem_mtx);
-	memcpy(p, &m->mem_free, sizeof(void *));
-	m->mem_free = p;
-	pthread_mutex_unlock(&m->mem_mtx);
+	struct hl_mem_free *f =
+	    &m->mem_free[hl__thread_stripe() % HL_TBL_FREE_STRIPES];
+	void *next;
+
+	pthread_mutex_lock(&f->mtx);
+	next = atomic_load_explicit(&f->list, memory_order_relaxed);
+	memcpy(p, &next, sizeof(next));
+	atomic_store_explicit(&f->list, p, memory_order_relaxed);
+	pthread_mutex_unlock(&f->mtx);
 }
 
 void
 hl__pool_mem_drain(struct hl_mount *m)
 {
+	uint32_t i;
 	void *p;
 
-	while ((p = m->mem_free) != NULL) {
-		memcpy(&m->mem_free, p, sizeof(void *));
-		m->io->ops->free(m->io, p, m->buffer_size);
-	}
+	for (i = 0; i < HL_TBL_FREE_STRIPES; i++)
+		while ((p = pool_mem_pop(&m->mem_free[i])) != NULL)
+			m->io->ops->free(m->io, p, m->buffer_size);
 }
 
 void

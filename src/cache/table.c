@@ -178,6 +178,8 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_init(&t->shards[i].mtx, NULL);
 	pthread_mutex_init(&t->alloc_mtx, NULL);
+	for (i = 0; i < HL_TBL_FREE_STRIPES; i++)
+		pthread_mutex_init(&t->free[i].mtx, NULL);
 	return 0;
 }
 
@@ -193,6 +195,8 @@ hl__tbl_destroy(struct hl_table *t)
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_destroy(&t->shards[i].mtx);
 	pthread_mutex_destroy(&t->alloc_mtx);
+	for (i = 0; i < HL_TBL_FREE_STRIPES; i++)
+		pthread_mutex_destroy(&t->free[i].mtx);
 	free(t->shards);
 	munmap(t->lines, t->lines_size);
 	free(t->buckets);
@@ -296,12 +300,13 @@ hl__tbl_peek(struct hl_table *t, uint64_t key)
 	return o;
 }
 
-/* A new chunk of DEAD objects onto the free list.  alloc_mtx held. */
+/* A new chunk of DEAD objects onto free stripe f.  alloc_mtx held. */
 static int
-tbl_grow(struct hl_table *t)
+tbl_grow(struct hl_table *t, struct hl_tbl_free *f)
 {
 	uint32_t n = atomic_load_explicit(&t->nobjs, memory_order_relaxed);
 	uint32_t c = n / HL_TBL_CHUNK, i;
+	struct hl_obj *head = NULL, *tail = NULL;
 	char *mem, *cold = NULL;
 	size_t end;
 
@@ -337,27 +342,87 @@ tbl_grow(struct hl_table *t)
 		    &o->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
 		atomic_store_explicit(
 		    &o->key, HL_TBL_NOKEY, memory_order_relaxed);
-		o->fnext = t->freelist;
-		t->freelist = o;
+		o->fnext = head;
+		head = o;
+		if (tail == NULL)
+			tail = o;
 	}
 	atomic_store_explicit(
 	    &t->nobjs, n + HL_TBL_CHUNK, memory_order_release);
+	pthread_mutex_lock(&f->mtx);
+	tail->fnext = atomic_load_explicit(&f->list, memory_order_relaxed);
+	atomic_store_explicit(&f->list, head, memory_order_relaxed);
+	pthread_mutex_unlock(&f->mtx);
 	return 0;
+}
+
+static struct hl_obj *
+tbl_pop(struct hl_tbl_free *f)
+{
+	struct hl_obj *o;
+
+	pthread_mutex_lock(&f->mtx);
+	o = atomic_load_explicit(&f->list, memory_order_relaxed);
+	if (o != NULL)
+		atomic_store_explicit(&f->list, o->fnext, memory_order_relaxed);
+	pthread_mutex_unlock(&f->mtx);
+	return o;
+}
+
+/*
+ * The calling thread's stripe is empty: take up to HL_TBL_STEAL objects
+ * from the first other stripe that has some (peeked before its mutex is
+ * taken), keep one and put the rest on ours.  NULL if none has any.
+ */
+static struct hl_obj *
+tbl_steal(struct hl_table *t, uint32_t s)
+{
+	struct hl_tbl_free *mine = &t->free[s], *f;
+	struct hl_obj *head = NULL, *tail = NULL;
+	uint32_t i, k = 0;
+
+	for (i = 1; i < HL_TBL_FREE_STRIPES && head == NULL; i++) {
+		f = &t->free[(s + i) % HL_TBL_FREE_STRIPES];
+		if (atomic_load_explicit(&f->list, memory_order_relaxed) ==
+		    NULL)
+			continue;
+		pthread_mutex_lock(&f->mtx);
+		head = atomic_load_explicit(&f->list, memory_order_relaxed);
+		for (tail = head; tail != NULL && ++k < HL_TBL_STEAL;
+		     tail = tail->fnext)
+			;
+		atomic_store_explicit(&f->list,
+		    tail != NULL ? tail->fnext : NULL, memory_order_relaxed);
+		if (tail != NULL)
+			tail->fnext = NULL;
+		pthread_mutex_unlock(&f->mtx);
+	}
+	if (head == NULL || head->fnext == NULL)
+		return head;
+	for (tail = head->fnext; tail->fnext != NULL; tail = tail->fnext)
+		;
+	pthread_mutex_lock(&mine->mtx);
+	tail->fnext = atomic_load_explicit(&mine->list, memory_order_relaxed);
+	atomic_store_explicit(&mine->list, head->fnext, memory_order_relaxed);
+	pthread_mutex_unlock(&mine->mtx);
+	return head;
 }
 
 struct hl_obj *
 hl__tbl_alloc(struct hl_table *t, uint64_t key)
 {
+	uint32_t s = hl__thread_stripe() % HL_TBL_FREE_STRIPES;
 	struct hl_obj *o;
+	int error;
 
-	pthread_mutex_lock(&t->alloc_mtx);
-	if (t->freelist == NULL && tbl_grow(t) != 0) {
+	while ((o = tbl_pop(&t->free[s])) == NULL &&
+	       (o = tbl_steal(t, s)) == NULL) {
+		pthread_mutex_lock(&t->alloc_mtx);
+		error = tbl_grow(t, &t->free[s]);
 		pthread_mutex_unlock(&t->alloc_mtx);
-		return NULL;
+		if (error != 0)
+			return NULL;
 	}
-	o = t->freelist;
-	t->freelist = o->fnext;
-	pthread_mutex_unlock(&t->alloc_mtx);
 	/* Stale readers may still look at these: atomics, and DEAD refs. */
 	atomic_store_explicit(&o->key, key, memory_order_relaxed);
 	atomic_store_explicit(&o->linked, false, memory_order_relaxed);
@@ -368,10 +433,13 @@ hl__tbl_alloc(struct hl_table *t, uint64_t key)
 static void
 tbl_free(struct hl_table *t, struct hl_obj *o)
 {
-	pthread_mutex_lock(&t->alloc_mtx);
-	o->fnext = t->freelist;
-	t->freelist = o;
-	pthread_mutex_unlock(&t->alloc_mtx);
+	struct hl_tbl_free *f =
+	    &t->free[hl__thread_stripe() % HL_TBL_FREE_STRIPES];
+
+	pthread_mutex_lock(&f->mtx);
+	o->fnext = atomic_load_explicit(&f->list, memory_order_relaxed);
+	atomic_store_explicit(&f->list, o, memory_order_relaxed);
+	pthread_mutex_unlock(&f->mtx);
 }
 
 struct hl_obj *

@@ -36,8 +36,12 @@
 /* The core's misuse report (src/core/diag.c); never returns. */
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
+/* The calling thread's stripe number (src/core/stripe.c). */
+HL_HIDDEN unsigned hl__thread_stripe(void);
 
 #define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
+#define HL_TBL_FREE_STRIPES 8u	  /* free lists, by thread */
+#define HL_TBL_STEAL	    32u	  /* objects taken from another stripe */
 #define HL_TBL_CHUNK	    1024u /* objects per allocation chunk */
 #define HL_TBL_MAXCHUNKS    8192u /* so at most 8M objects per table */
 #define HL_TBL_ARENA_STEP   ((size_t)2 << 20) /* a huge page */
@@ -56,7 +60,7 @@ struct hl_obj {
 	_Atomic bool linked;	      /* reachable from its chain */
 	_Atomic uint8_t used;	      /* hit since the pool looked (CLOCK) */
 	_Atomic uint32_t flags;	      /* the object type's flags */
-	struct hl_obj *fnext;	      /* free list (table alloc mutex) */
+	struct hl_obj *fnext;	      /* free list (its stripe's mutex) */
 	void *ext; /* the type's cold part (hl__tbl_init), or NULL; fixed */
 };
 
@@ -100,11 +104,21 @@ struct hl_table {
 	char *arena;	   /* object i at arena + i * objsize */
 	uintptr_t ebase;   /* arena - 64: an entry's object, hl__tbl_eobj */
 	size_t arena_size; /* reserved */
-	size_t committed;  /* bytes of it usable (HL_TBL_ARENA_STEP steps) */
-	pthread_mutex_t alloc_mtx; /* free list and chunk growth */
-	struct hl_obj *freelist;
+
+	/*
+	 * Written on loads and unloads: lines of their own, away from the
+	 * read-mostly fields above that every hit reads.  Free objects are
+	 * on per-thread stripes (a thread frees what it reclaims and
+	 * allocates what it loads, mostly the same count).
+	 */
+	alignas(64) pthread_mutex_t alloc_mtx; /* chunk growth */
+	size_t committed; /* bytes of the arena usable (ARENA_STEP steps) */
 	_Atomic uint32_t nobjs; /* objects made (whole chunks): release */
-	/* Written on misses only: a line of its own, away from the above. */
+	struct hl_tbl_free {
+		alignas(64) pthread_mutex_t mtx;
+		struct hl_obj *_Atomic list; /* written under mtx */
+	} free[HL_TBL_FREE_STRIPES];
+	/* Written on misses only. */
 	alignas(64) _Atomic uint64_t index_misses;
 };
 

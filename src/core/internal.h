@@ -30,6 +30,12 @@ hl__self(void)
 	return hl__self_id();
 }
 
+/*
+ * The calling thread's stripe number (stripe.c): assigned round robin on
+ * its first call, below 65536; reduce it modulo the stripe count.
+ */
+HL_HIDDEN unsigned hl__thread_stripe(void);
+
 /* Report misuse of `l' from `func' and abort; never returns. */
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
