@@ -41,7 +41,6 @@ HL_HIDDEN unsigned hl__thread_stripe(void);
 
 #define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
 #define HL_TBL_FREE_STRIPES 8u	  /* free lists, by thread */
-#define HL_TBL_STEAL	    32u	  /* objects taken from another stripe */
 #define HL_TBL_CHUNK	    1024u /* objects per allocation chunk */
 #define HL_TBL_MAXCHUNKS    8192u /* so at most 8M objects per table */
 #define HL_TBL_ARENA_STEP   ((size_t)2 << 20) /* a huge page */
