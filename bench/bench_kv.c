@@ -115,6 +115,8 @@ struct eng_counts {
 struct eng_ops {
 	int (*setup)(struct eng *e);
 	int (*memcase)(struct eng *e, int mem);
+	/* Optional: before each measurement with nthr threads. */
+	int (*threads)(struct eng *e, int nthr);
 	int (*get)(struct slot *s, uint64_t key, uint64_t *valp);
 	int (*put)(struct slot *s, uint64_t key, uint64_t val, bool insert);
 	int (*scan)(struct slot *s, uint64_t key, uint32_t len, uint64_t *sum,
@@ -153,6 +155,8 @@ struct eng {
 	/* sqlite */
 	char spath[PATH_MAX];
 	uint64_t db_bytes;
+	int64_t sq_kib; /* the page cache budget of the memory case */
+	int sq_mem;	/* which memory case */
 };
 
 /* One measurement. */
@@ -165,6 +169,7 @@ struct bench {
 	uint64_t keys, room, seed;
 	bool wb_sync;	/* hammerlock: fdatasync at pool write-back */
 	uint32_t bufsz; /* hammerlock: buffer size at newfs */
+	bool sq_each;	/* sqlite: each connection gets the whole budget */
 	double secs, warmup;
 	int runs;
 	int thr[KV_MAXTL], nthr, maxthr;
@@ -997,15 +1002,43 @@ sq_memcase(struct eng *e, int mem)
 	kib = mem == MEM_IN ? kib * 2 + 16384 : kib / 10;
 	if (kib < 64)
 		kib = 64;
+	e->sq_kib = kib;
+	e->sq_mem = mem;
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%" PRId64, kib);
 	for (int i = 0; i < b->maxthr; i++)
 		if ((error = sq_exec(e->slot[i].db, sql)) != 0)
 			return error;
 	snprintf(e->info, sizeof(e->info),
 	    "database %.1f MiB (%" PRId64 " pages of %" PRId64
-	    " bytes), page cache %.2f MiB per connection",
-	    (double)e->db_bytes / 1048576.0, pages, psize,
-	    (double)kib / 1024.0);
+	    " bytes), page cache %.2f MiB%s",
+	    (double)e->db_bytes / 1048576.0, pages, psize, (double)kib / 1024.0,
+	    mem == MEM_IN || b->sq_each
+		? " per connection"
+		: " in all, divided among a run's connections");
+	return 0;
+}
+
+/*
+ * SQLite's page cache belongs to a connection, and there is one per
+ * thread: out of memory, a run's connections share the memory case's
+ * budget (as hammerlock's threads share its pool), unless --sqlite-cache
+ * each gives every connection all of it.
+ */
+static int
+sq_threads(struct eng *e, int nthr)
+{
+	int64_t kib = e->sq_kib;
+	char sql[128];
+	int error;
+
+	if (e->sq_mem == MEM_OUT && !e->b->sq_each)
+		kib /= nthr;
+	if (kib < 64)
+		kib = 64;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%" PRId64, kib);
+	for (int i = 0; i < nthr; i++)
+		if ((error = sq_exec(e->slot[i].db, sql)) != 0)
+			return error;
 	return 0;
 }
 
@@ -1165,6 +1198,7 @@ sq_teardown(struct eng *e)
 static const struct eng_ops sq_ops = {
     .setup = sq_setup,
     .memcase = sq_memcase,
+    .threads = sq_threads,
     .get = sq_get,
     .put = sq_put,
     .scan = sq_scan,
@@ -1279,6 +1313,8 @@ measure(struct bench *b, struct eng *e, int xi, const struct ycsb_mix *mix,
 
 	memset(out, 0, sizeof(*out));
 	memset(w, 0, sizeof(w));
+	if (e->ops->threads != NULL && (error = e->ops->threads(e, nthr)) != 0)
+		return error;
 	ycsb_init(&g0, b->keys, YCSB_DIST_SCRAMBLED, b->seed);
 	pthread_barrier_init(&bar, NULL, (unsigned)nthr + 1);
 	atomic_store(&kv_stop, false);
@@ -1826,7 +1862,7 @@ usage(FILE *fp)
 	    "[--warmup S]\n"
 	    "                [--seed X] [--dir DIR] [--data FILE] [--quick] "
 	    "[--wb-sync]\n"
-	    "                [--buffer-size N]\n"
+	    "                [--buffer-size N] [--sqlite-cache split|each]\n"
 	    "\n"
 	    "hammerlock's B-tree against LMDB (MDB_NOSYNC; MDB_WRITEMAP|"
 	    "MDB_NOSYNC) and\n"
@@ -1862,7 +1898,14 @@ usage(FILE *fp)
 	    "and\n"
 	    "                  writes (default %u, the format's; 4096 is "
 	    "the\n"
-	    "                  page size LMDB and SQLite use here)\n",
+	    "                  page size LMDB and SQLite use here)\n"
+	    "  --sqlite-cache split|each\n"
+	    "                  out of memory, SQLite's page cache budget "
+	    "(10%%\n"
+	    "                  of its database) is divided among a run's\n"
+	    "                  connections, one per thread, as hammerlock's\n"
+	    "                  threads share its pool (split, the default);\n"
+	    "                  each: every connection has all of it\n",
 	    KV_DEF_KEYS, KV_DEF_SECS, KV_DEF_RUNS, KV_MAXTHR, KV_DEF_WARMUP,
 	    KV_DEF_SEED, (unsigned)HL_BUFFER_SIZE_DEFAULT);
 }
@@ -1965,6 +2008,7 @@ options(struct bench *b, int argc, char **argv)
 	    {"quick", no_argument, NULL, 'q'},
 	    {"wb-sync", no_argument, NULL, 'W'},
 	    {"buffer-size", required_argument, NULL, 'B'},
+	    {"sqlite-cache", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1979,7 +2023,7 @@ options(struct bench *b, int argc, char **argv)
 	b->warmup = KV_DEF_WARMUP;
 	b->seed = KV_DEF_SEED;
 	b->bufsz = HL_BUFFER_SIZE_DEFAULT;
-	while ((c = getopt_long(argc, argv, "k:s:r:t:x:m:e:w:S:d:D:B:qh", lo,
+	while ((c = getopt_long(argc, argv, "k:s:r:t:x:m:e:w:S:d:D:B:C:qh", lo,
 		    NULL)) != -1) {
 		ok = true;
 		switch (c) {
@@ -2027,6 +2071,11 @@ options(struct bench *b, int argc, char **argv)
 			     v >= HL_NODE_SIZE_DEFAULT && v <= (1u << 20) &&
 			     (v & (v - 1)) == 0;
 			b->bufsz = (uint32_t)v;
+			break;
+		case 'C':
+			ok = strcmp(optarg, "split") == 0 ||
+			     strcmp(optarg, "each") == 0;
+			b->sq_each = strcmp(optarg, "each") == 0;
 			break;
 		case 'q':
 			b->keys = 20000;

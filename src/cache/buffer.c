@@ -66,7 +66,7 @@ hl__buffer_drop_data(struct hl_buffer *b)
 	atomic_store_explicit(&b->needcrc, 0, memory_order_relaxed);
 	hl__pool_mem_put(m, data);
 	hl__pool_unreserve(m);
-	hl__stat_add(&m->st.buffer_unloads, 1);
+	hl__stat_add(&HL_ST(m)->buffer_unloads, 1);
 }
 
 /*
@@ -95,7 +95,7 @@ buf_dispose(struct hl_buffer *b, bool locked)
 	}
 	/* No references, no memory: the structure goes. */
 	if (hl__tbl_kill(&m->buffers, &b->obj)) {
-		hl__stat_add(&m->st.buffer_destroys, 1);
+		hl__stat_add(&HL_ST(m)->buffer_destroys, 1);
 		return;
 	}
 	/* A lookup referenced it meanwhile: it loads it again. */
@@ -149,7 +149,7 @@ buf_load(struct hl_buffer *b, bool isnew)
 	int error;
 
 	if (buf_data(b) != NULL) {
-		hl__stat_add(&m->st.buffer_hits, 1);
+		hl__stat_add(&HL_ST(m)->buffer_hits, 1);
 		hl_ref_interlock_done(&b->obj.lock);
 		return 0;
 	}
@@ -166,11 +166,11 @@ buf_load(struct hl_buffer *b, bool isnew)
 	if (isnew) {
 		memset(data, 0, m->buffer_size);
 	} else {
-		hl__stat_add(&m->st.reads, 1);
+		hl__stat_add(&HL_ST(m)->reads, 1);
 		error = hl_io_read_full(
 		    m->io, b->vol->fd, data, m->buffer_size, HL_OFF_SHORT(off));
 		if (error) {
-			hl__stat_add(&m->st.read_errors, 1);
+			hl__stat_add(&HL_ST(m)->read_errors, 1);
 			fprintf(stderr,
 			    "hammerlock: buffer %#llx (%s): read failed: %s\n",
 			    (unsigned long long)off, b->vol->path,
@@ -184,7 +184,7 @@ buf_load(struct hl_buffer *b, bool isnew)
 	    atomic_fetch_add_explicit(&m->gen_next, 1, memory_order_relaxed),
 	    memory_order_relaxed);
 	atomic_store_explicit(&b->data, data, memory_order_relaxed);
-	hl__stat_add(&m->st.buffer_loads, 1);
+	hl__stat_add(&HL_ST(m)->buffer_loads, 1);
 	hl_ref_interlock_done(&b->obj.lock);
 	return 0;
 fail:
@@ -260,7 +260,7 @@ hl_get_buffer(struct hl_mount *m, uint64_t offset, uint32_t bytes, bool isnew,
 			goto out;
 		}
 		/* Late collision: someone published it first. */
-		hl__stat_add(&m->st.collisions, 1);
+		hl__stat_add(&HL_ST(m)->collisions, 1);
 		hl__tbl_discard(&m->buffers, fresh);
 	}
 	b = hl__obj_buffer(o);

@@ -82,6 +82,7 @@ struct hl_node_x {
 
 #define HL_CACHE_LOCKS	 64u
 #define HL_POOL_WB_BATCH 128u /* buffers written per fdatasync */
+#define HL_STAT_STRIPES	 8u
 
 struct hl_mount {
 	struct hl_io *io;
@@ -110,16 +111,22 @@ struct hl_mount {
 		alignas(64) pthread_mutex_t mtx;
 		void *_Atomic list; /* written under mtx; peeked without */
 	} mem_free[HL_TBL_FREE_STRIPES];
-	_Atomic uint64_t gen_next;
+	alignas(64) _Atomic uint64_t gen_next; /* added to on every read */
 
-	pthread_mutex_t sync_mtx; /* one sync at a time */
-	_Atomic uint64_t root;	  /* B-tree root offset */
+	/* Read by every B-tree operation: a line away from written ones. */
+	alignas(64) _Atomic uint64_t root; /* B-tree root offset */
 	_Atomic bool root_dirty;
+	alignas(64) pthread_mutex_t sync_mtx; /* one sync at a time */
 
 	pthread_mutex_t cache_mtx[HL_CACHE_LOCKS]; /* passive node caches */
 
-	struct {
-		_Atomic uint32_t volumes_loaded;
+	/*
+	 * Statistics, on per-thread stripes (summed by hl_mount_stats()):
+	 * a miss adds to several of them, and two threads adding to one
+	 * set of lines passed them back and forth on every miss.
+	 */
+	struct hl_cache_counters {
+		alignas(64) _Atomic uint64_t volumes_loaded; /* a gauge */
 		_Atomic uint64_t volume_loads;
 		_Atomic uint64_t volume_load_errors;
 		_Atomic uint64_t buffer_loads;
@@ -139,8 +146,11 @@ struct hl_mount {
 		_Atomic uint64_t syncs;
 		_Atomic uint64_t read_errors;
 		_Atomic uint64_t write_errors;
-	} st;
+	} st[HL_STAT_STRIPES];
 };
+
+/* The calling thread's stripe of m's statistics. */
+#define HL_ST(m) (&(m)->st[hl__thread_stripe() % HL_STAT_STRIPES])
 
 static inline void
 hl__stat_add(_Atomic uint64_t *c, uint64_t n)

@@ -43,10 +43,10 @@ hl__read_header(struct hl_mount *m, int fd, const char *path,
 	if ((buf = m->io->ops->alloc(m->io, HL_VOLHDR_SIZE)) == NULL)
 		return hl__cache_why(
 		    why, whylen, ENOMEM, "%s: no memory for the header", path);
-	hl__stat_add(&m->st.reads, 1);
+	hl__stat_add(&HL_ST(m)->reads, 1);
 	error = hl_io_read_full(m->io, fd, buf, HL_VOLHDR_SIZE, 0);
 	if (error) {
-		hl__stat_add(&m->st.read_errors, 1);
+		hl__stat_add(&HL_ST(m)->read_errors, 1);
 		hl__cache_why(why, whylen, error, "%s: reading the header: %s",
 		    path, strerror(error));
 	} else {
@@ -356,7 +356,15 @@ hl_mount_nvolumes(const struct hl_mount *m)
 	return m->nvol;
 }
 
-#define ST(f) atomic_load_explicit(&m->st.f, memory_order_relaxed)
+/* A counter summed over its stripes. */
+#define ST(f)                                                                  \
+	({                                                                     \
+		uint64_t sum_ = 0;                                             \
+		for (uint32_t s_ = 0; s_ < HL_STAT_STRIPES; s_++)              \
+			sum_ += atomic_load_explicit(                          \
+			    &m->st[s_].f, memory_order_relaxed);               \
+		sum_;                                                          \
+	})
 
 void
 hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
@@ -366,7 +374,7 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	st->volumes = (uint32_t)m->nvol;
-	st->volumes_loaded = ST(volumes_loaded);
+	st->volumes_loaded = (uint32_t)ST(volumes_loaded);
 	st->volume_loads = ST(volume_loads);
 	st->volume_load_errors = ST(volume_load_errors);
 

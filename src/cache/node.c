@@ -99,7 +99,7 @@ node_destroy(struct hl_node *n)
 
 	hl__node_uncache_all(n);
 	if (hl__tbl_kill(&m->nodes, &n->obj)) {
-		hl__stat_add(&m->st.node_destroys, 1);
+		hl__stat_add(&HL_ST(m)->node_destroys, 1);
 		return;
 	}
 	hl_put_interlock(&n->obj.lock, ENODATA);
@@ -265,7 +265,7 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 		error = hl_node_check(p, m->node_size, why, sizeof(why));
 		hl_unlock(&b->obj.lock);
 		if (error) {
-			hl__stat_add(&m->st.crc_errors, 1);
+			hl__stat_add(&HL_ST(m)->crc_errors, 1);
 			fprintf(stderr, "hammerlock: node %#llx (%s): %s\n",
 			    (unsigned long long)off, b->vol->path, why);
 			error = (t->flags & HL_TRANSF_CRCDOM) ? EDOM : EIO;
@@ -280,7 +280,7 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 	node_ver_begin(n);
 	atomic_store_explicit(&x->ondisk, p, memory_order_relaxed);
 	node_ver_end(n);
-	hl__stat_add(&m->st.node_loads, 1);
+	hl__stat_add(&HL_ST(m)->node_loads, 1);
 	/* Resident: the cache's own reference keeps it loaded. */
 	atomic_fetch_or_explicit(
 	    &n->obj.flags, HL_NODE_F_RESIDENT, memory_order_relaxed);
@@ -357,7 +357,7 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 		hl_revive_interlock(&fresh->lock);
 		o = hl__tbl_insert(&m->nodes, fresh, hl__node_release_obj);
 		if (o != fresh) {
-			hl__stat_add(&m->st.collisions, 1);
+			hl__stat_add(&HL_ST(m)->collisions, 1);
 			hl__tbl_discard(&m->nodes, fresh);
 		}
 	}

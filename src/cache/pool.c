@@ -205,15 +205,15 @@ pool_drop(struct hl_mount *m, struct hl_buffer *b)
 	if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) ||
 	    atomic_load_explicit(&b->data, memory_order_relaxed) == NULL) {
 		if (f & (HL_BUF_MODIFIED | HL_BUF_IOERROR))
-			hl__stat_add(&m->st.reclaim_deferred, 1);
+			hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		hl_put_interlock(&b->obj.lock, 0);
 		return false;
 	}
 	hl__buffer_drop_data(b);
-	hl__stat_add(&m->st.reclaims, 1);
+	hl__stat_add(&HL_ST(m)->reclaims, 1);
 	hl__flush_buffer_nodes(m, hl__obj_key(&b->obj), HL_FLUSH_TEARDOWN);
 	if (hl__tbl_kill(&m->buffers, &b->obj)) {
-		hl__stat_add(&m->st.buffer_destroys, 1);
+		hl__stat_add(&HL_ST(m)->buffer_destroys, 1);
 	} else {
 		/* A lookup got in: it must read the buffer again. */
 		hl_put_interlock(&b->obj.lock, ENODATA);
@@ -243,17 +243,17 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 		return false;
 	}
 	if ((f & HL_BUF_IOERROR) || !pool_unpin_nodes(m, b, HL_FLUSH_CLOCK)) {
-		hl__stat_add(&m->st.reclaim_deferred, 1);
+		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		return false;
 	}
 	if (f & HL_BUF_MODIFIED) {
 		if (!m->readonly && m->pool_nvict < HL_POOL_WB_BATCH)
 			m->pool_vict[m->pool_nvict++] = b;
-		hl__stat_add(&m->st.reclaim_deferred, 1);
+		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		return false;
 	}
 	if (!hl_try_interlock_norefs(&b->obj.lock)) {
-		hl__stat_add(&m->st.reclaim_deferred, 1);
+		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		return false;
 	}
 	return pool_drop(m, b);
@@ -324,11 +324,11 @@ pool_write_batch(
 			continue;
 		}
 		tried[v->vol_no] = true;
-		hl__stat_add(&m->st.syncs, 1);
+		hl__stat_add(&HL_ST(m)->syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
 		synced[v->vol_no] = e == 0;
 		if (e != 0) {
-			hl__stat_add(&m->st.write_errors, 1);
+			hl__stat_add(&HL_ST(m)->write_errors, 1);
 			fprintf(stderr,
 			    "hammerlock: %s: fdatasync after write-back "
 			    "failed: %s\n",
@@ -341,7 +341,7 @@ pool_write_batch(
 		if (synced[b->vol->vol_no]) {
 			atomic_fetch_and_explicit(
 			    &b->flags, ~HL_BUF_MODIFIED, memory_order_relaxed);
-			hl__stat_add(&m->st.writebacks, 1);
+			hl__stat_add(&HL_ST(m)->writebacks, 1);
 			done++;
 		} else {
 			pool_wb_failed(b);
@@ -449,7 +449,7 @@ hl__pool_reserve(struct hl_mount *m)
 			idle = 2 * n; /* written: one more sweep frees them */
 		if (n == 0 || idle >= 3 * n) {
 			pthread_mutex_unlock(&m->pool_mtx);
-			hl__stat_add(&m->st.reclaim_failures, 1);
+			hl__stat_add(&HL_ST(m)->reclaim_failures, 1);
 			return ENOMEM;
 		}
 		/* Sweep until one buffer is released, or enough dirty

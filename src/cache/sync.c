@@ -42,7 +42,7 @@ sync_ref(struct hl_mount *m, struct hl_buffer *b)
 			/* Undo as a failed load would. */
 			if (hl_norefs(&b->obj.lock) &&
 			    hl__tbl_kill(&m->buffers, &b->obj))
-				hl__stat_add(&m->st.buffer_destroys, 1);
+				hl__stat_add(&HL_ST(m)->buffer_destroys, 1);
 			else
 				hl_put_interlock(&b->obj.lock, ENODATA);
 		}
@@ -90,7 +90,7 @@ hl__buffer_write(
 	int error;
 
 	sync_seal(m, b);
-	hl__stat_add(&m->st.writes, 1);
+	hl__stat_add(&HL_ST(m)->writes, 1);
 	error = hl_io_write_full(m->io, b->vol->fd,
 	    atomic_load_explicit(&b->data, memory_order_relaxed),
 	    m->buffer_size, HL_OFF_SHORT(off));
@@ -99,7 +99,7 @@ hl__buffer_write(
 		    &b->vol->written, true, memory_order_relaxed);
 		return 0;
 	}
-	hl__stat_add(&m->st.write_errors, 1);
+	hl__stat_add(&HL_ST(m)->write_errors, 1);
 	hl__cache_why(why, whylen, error, "buffer %#llx (%s): write failed: %s",
 	    (unsigned long long)off, b->vol->path, strerror(error));
 	fprintf(stderr, "hammerlock: buffer %#llx (%s): write failed: %s\n",
@@ -162,12 +162,12 @@ sync_root(struct hl_mount *m, char *why, size_t whylen)
 	memset(buf, 0, HL_VOLHDR_SIZE);
 	error = hl_volhdr_encode(&vh, buf, HL_VOLHDR_SIZE, why, whylen);
 	if (error == 0) {
-		hl__stat_add(&m->st.writes, 1);
+		hl__stat_add(&HL_ST(m)->writes, 1);
 		error = hl_io_write_full(m->io, v->fd, buf, HL_VOLHDR_SIZE, 0);
 	}
 	m->io->ops->free(m->io, buf, HL_VOLHDR_SIZE);
 	if (error) {
-		hl__stat_add(&m->st.write_errors, 1);
+		hl__stat_add(&HL_ST(m)->write_errors, 1);
 		return hl__cache_why(why, whylen, error,
 		    "%s: writing the header: %s", v->path, strerror(error));
 	}
@@ -196,7 +196,7 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 			continue;
 		dropped = atomic_exchange_explicit(
 		    &v->dropped, false, memory_order_relaxed);
-		hl__stat_add(&m->st.syncs, 1);
+		hl__stat_add(&HL_ST(m)->syncs, 1);
 		e = m->io->ops->sync(m->io, v->fd);
 		if (e == 0)
 			continue;
@@ -205,7 +205,7 @@ sync_volumes(struct hl_mount *m, bool *bad, char *why, size_t whylen)
 		if (dropped)
 			atomic_store_explicit(
 			    &v->dropped, true, memory_order_relaxed);
-		hl__stat_add(&m->st.write_errors, 1);
+		hl__stat_add(&HL_ST(m)->write_errors, 1);
 		fprintf(stderr, "hammerlock: %s: fdatasync failed: %s%s\n",
 		    v->path, strerror(e),
 		    dropped ? " (buffers written back without a sync since "

@@ -61,16 +61,16 @@ volume_load(struct hl_volume *v)
 		error = volume_read_header(v, &vh);
 		if (error == 0) {
 			v->ondisk = vh;
-			hl__stat_add(&m->st.volume_loads, 1);
+			hl__stat_add(&HL_ST(m)->volume_loads, 1);
 			atomic_fetch_add_explicit(
-			    &m->st.volumes_loaded, 1, memory_order_relaxed);
+			    &HL_ST(m)->volumes_loaded, 1, memory_order_relaxed);
 		}
 	}
 	if (error == 0) {
 		hl_ref_interlock_done(&v->lock);
 		return 0;
 	}
-	hl__stat_add(&m->st.volume_load_errors, 1);
+	hl__stat_add(&HL_ST(m)->volume_load_errors, 1);
 	if (hl_rel_interlock(&v->lock, true))
 		hl_rel_interlock_done(&v->lock, true);
 	return error;
@@ -140,7 +140,7 @@ hl__volume_destroy(struct hl_volume *v)
 		free(v->ondisk);
 		v->ondisk = NULL;
 		atomic_fetch_sub_explicit(
-		    &m->st.volumes_loaded, 1, memory_order_relaxed);
+		    &HL_ST(m)->volumes_loaded, 1, memory_order_relaxed);
 	}
 	if (v->fd >= 0)
 		m->io->ops->close(m->io, v->fd);
