@@ -203,6 +203,12 @@ HL_HIDDEN void hl__node_release_obj(struct hl_obj *o);
  */
 #define HL_FLUSH_TEARDOWN 0x1 /* space going away: mark nodes in use */
 #define HL_FLUSH_CLOCK	  0x2 /* pool victim: recently used nodes stay */
+/*
+ * The pool's flushes find nodes without the shard mutex (hl__tbl_peek_fast);
+ * a node missed there still holds its buffer reference, so the buffer is
+ * not taken, or is an idle structure, harmless and found later.
+ */
+#define HL_FLUSH_FAST 0x4
 HL_HIDDEN int hl__flush_buffer_nodes(
     struct hl_mount *m, uint64_t boff, int how);
 HL_HIDDEN int hl__flush_node_at(struct hl_mount *m, uint64_t off, int how);

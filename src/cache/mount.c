@@ -443,9 +443,7 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 	st->interlock_sleeps = ls.refs_sleeps;
 	st->lock_contended = ls.lock_contended;
 	st->index_misses =
-	    atomic_load_explicit(
-		&m->buffers.index_misses, memory_order_relaxed) +
-	    atomic_load_explicit(&m->nodes.index_misses, memory_order_relaxed);
+	    hl__tbl_index_misses(&m->buffers) + hl__tbl_index_misses(&m->nodes);
 }
 
 uint32_t

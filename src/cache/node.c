@@ -625,7 +625,9 @@ hl_delete_node(struct hl_node *n)
 int
 hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 {
-	struct hl_obj *o = hl__tbl_peek(&m->nodes, off);
+	struct hl_obj *o = (how & HL_FLUSH_FAST)
+			       ? hl__tbl_peek_fast(&m->nodes, off)
+			       : hl__tbl_peek(&m->nodes, off);
 	struct hl_buffer *b;
 	struct hl_node *n;
 

@@ -211,7 +211,8 @@ pool_drop(struct hl_mount *m, struct hl_buffer *b)
 	}
 	hl__buffer_drop_data(b);
 	hl__stat_add(&HL_ST(m)->reclaims, 1);
-	hl__flush_buffer_nodes(m, hl__obj_key(&b->obj), HL_FLUSH_TEARDOWN);
+	hl__flush_buffer_nodes(
+	    m, hl__obj_key(&b->obj), HL_FLUSH_TEARDOWN | HL_FLUSH_FAST);
 	if (hl__tbl_kill(&m->buffers, &b->obj)) {
 		hl__stat_add(&HL_ST(m)->buffer_destroys, 1);
 	} else {
@@ -242,7 +243,8 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 		    &b->flags, ~HL_BUF_CLOCK, memory_order_relaxed);
 		return false;
 	}
-	if ((f & HL_BUF_IOERROR) || !pool_unpin_nodes(m, b, HL_FLUSH_CLOCK)) {
+	if ((f & HL_BUF_IOERROR) ||
+	    !pool_unpin_nodes(m, b, HL_FLUSH_CLOCK | HL_FLUSH_FAST)) {
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		return false;
 	}
@@ -291,7 +293,7 @@ pool_write_batch(
 		struct hl_buffer *b = c[i];
 		uint32_t f;
 
-		if (!pool_unpin_nodes(m, b, 0) ||
+		if (!pool_unpin_nodes(m, b, HL_FLUSH_FAST) ||
 		    !hl_try_interlock_norefs(&b->obj.lock))
 			continue;
 		f = atomic_load_explicit(&b->flags, memory_order_relaxed);

@@ -247,7 +247,9 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 		if ((o = hl__tbl_index_find(t, key, release)) != NULL)
 			return o;
 		atomic_fetch_add_explicit(
-		    &t->index_misses, 1, memory_order_relaxed);
+		    &t->index_misses[hl__thread_stripe() % HL_TBL_FREE_STRIPES]
+			 .n,
+		    1, memory_order_relaxed);
 		return tbl_walk(t, b, key, false, release);
 	}
 	mtx = tbl_shard(t, b);
@@ -255,6 +257,17 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 	o = tbl_walk(t, b, key, true, release);
 	pthread_mutex_unlock(mtx);
 	return o;
+}
+
+uint64_t
+hl__tbl_index_misses(struct hl_table *t)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < HL_TBL_FREE_STRIPES; i++)
+		sum += atomic_load_explicit(
+		    &t->index_misses[i].n, memory_order_relaxed);
+	return sum;
 }
 
 struct hl_obj *
@@ -297,6 +310,17 @@ hl__tbl_peek(struct hl_table *t, uint64_t key)
 			HL_REFS_DEAD)
 			break;
 	pthread_mutex_unlock(mtx);
+	return o;
+}
+
+struct hl_obj *
+hl__tbl_peek_fast(struct hl_table *t, uint64_t key)
+{
+	struct hl_obj *o = hl__tbl_lookup(t, key);
+
+	if (o != NULL && atomic_load_explicit(&o->lock.refs,
+			     memory_order_relaxed) == HL_REFS_DEAD)
+		return NULL;
 	return o;
 }
 

@@ -117,8 +117,10 @@ struct hl_table {
 		alignas(64) pthread_mutex_t mtx;
 		struct hl_obj *_Atomic list; /* written under mtx */
 	} free[HL_TBL_FREE_STRIPES];
-	/* Written on misses only. */
-	alignas(64) _Atomic uint64_t index_misses;
+	/* Written on misses: per-thread stripes, summed when read. */
+	struct {
+		alignas(64) _Atomic uint64_t n;
+	} index_misses[HL_TBL_FREE_STRIPES];
 };
 
 /*
@@ -338,6 +340,13 @@ HL_HIDDEN struct hl_obj *hl__tbl_find(struct hl_table *t, uint64_t key,
  * re-check that the key still matches and the object is linked.
  */
 HL_HIDDEN struct hl_obj *hl__tbl_peek(struct hl_table *t, uint64_t key);
+/*
+ * hl__tbl_peek() without the shard mutex: the index, then the chain for a
+ * bounded number of hops.  It may miss an object (a chain link recycled
+ * under the walk, or a DEAD twin met first); for callers to whom a miss
+ * is harmless.
+ */
+HL_HIDDEN struct hl_obj *hl__tbl_peek_fast(struct hl_table *t, uint64_t key);
 
 /*
  * Lock-free and reference-free: an object whose key was `key' when the
@@ -346,6 +355,8 @@ HL_HIDDEN struct hl_obj *hl__tbl_peek(struct hl_table *t, uint64_t key);
  * own validation (hl_peek_node: the node's version word).
  */
 HL_HIDDEN struct hl_obj *hl__tbl_lookup(struct hl_table *t, uint64_t key);
+/* Lookups the index did not answer (the sum of the stripes). */
+HL_HIDDEN uint64_t hl__tbl_index_misses(struct hl_table *t);
 
 /*
  * A DEAD object for a new key: from the free list or a new chunk, with
