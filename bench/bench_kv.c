@@ -68,11 +68,12 @@
 #define KV_DEF_RUNS   5
 #define KV_DEF_WARMUP 1.0
 #define KV_DEF_SEED   42
-#define KV_MAXTHR     8 /* worker threads */
-#define KV_MAXTL      4 /* entries of --threads */
-#define KV_MAXMIX     6 /* entries of --mixes */
-#define KV_NENG	      4 /* engines */
-#define KV_NMEM	      2 /* memory cases */
+#define KV_DEF_BUFSZ  4096u /* hammerlock: the competitors' page size */
+#define KV_MAXTHR     8	    /* worker threads */
+#define KV_MAXTL      4	    /* entries of --threads */
+#define KV_MAXMIX     6	    /* entries of --mixes */
+#define KV_NENG	      4	    /* engines */
+#define KV_NMEM	      2	    /* memory cases */
 #define KV_MAXRUNS    99
 #define KV_ROOM_MIN   262144 /* insert room per measurement, at least */
 #define KV_ENOMEM_TRY 100000 /* hammerlock ENOMEM retries: 10 s */
@@ -1896,9 +1897,10 @@ usage(FILE *fp)
 	    "writeback_nosync)\n"
 	    "  --buffer-size N hammerlock's buffer size, the unit it reads "
 	    "and\n"
-	    "                  writes (default %u, the format's; 4096 is "
-	    "the\n"
-	    "                  page size LMDB and SQLite use here)\n"
+	    "                  writes (default %u, the page size LMDB and\n"
+	    "                  SQLite read and write here; the format's "
+	    "default\n"
+	    "                  is %u)\n"
 	    "  --sqlite-cache split|each\n"
 	    "                  out of memory, SQLite's page cache budget "
 	    "(10%%\n"
@@ -1907,7 +1909,8 @@ usage(FILE *fp)
 	    "                  threads share its pool (split, the default);\n"
 	    "                  each: every connection has all of it\n",
 	    KV_DEF_KEYS, KV_DEF_SECS, KV_DEF_RUNS, KV_MAXTHR, KV_DEF_WARMUP,
-	    KV_DEF_SEED, (unsigned)HL_BUFFER_SIZE_DEFAULT);
+	    KV_DEF_SEED, (unsigned)KV_DEF_BUFSZ,
+	    (unsigned)HL_BUFFER_SIZE_DEFAULT);
 }
 
 static bool
@@ -2022,7 +2025,7 @@ options(struct bench *b, int argc, char **argv)
 	b->runs = KV_DEF_RUNS;
 	b->warmup = KV_DEF_WARMUP;
 	b->seed = KV_DEF_SEED;
-	b->bufsz = HL_BUFFER_SIZE_DEFAULT;
+	b->bufsz = KV_DEF_BUFSZ;
 	while ((c = getopt_long(argc, argv, "k:s:r:t:x:m:e:w:S:d:D:B:C:qh", lo,
 		    NULL)) != -1) {
 		ok = true;
