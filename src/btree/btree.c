@@ -1094,12 +1094,6 @@ hl_btree_sync(struct hl_btree *bt, char *why, size_t whylen)
 
 /* --- statistics ----------------------------------------------------------- */
 
-unsigned
-hl__bt_stripe(void)
-{
-	return hl__thread_stripe() % BT_STRIPES;
-}
-
 #define BTST(f)                                                                \
 	({                                                                     \
 		uint64_t sum_ = 0;                                             \

@@ -29,6 +29,8 @@
 #include <hammerlock.h>
 #include <hammerlock/btree.h>
 
+#include "../core/stripe.h"
+
 #define HL_HIDDEN __attribute__((visibility("hidden")))
 
 /* The core's misuse report (src/core/diag.c); never returns. */
@@ -180,11 +182,7 @@ struct hl_btree {
 };
 
 /* This thread's statistics stripe. */
-HL_HIDDEN unsigned hl__bt_stripe(void);
-/* The calling thread's stripe number (src/core/stripe.c). */
-HL_HIDDEN unsigned hl__thread_stripe(void);
-
-#define BT_ST(bt) (&(bt)->st[hl__bt_stripe()])
+#define BT_ST(bt) (&(bt)->st[hl__thread_stripe() % BT_STRIPES])
 
 static inline void
 bt_stat(_Atomic uint64_t *c)

@@ -31,13 +31,13 @@
 
 #include <hammerlock.h>
 
+#include "../core/stripe.h"
+
 #define HL_HIDDEN __attribute__((visibility("hidden")))
 
 /* The core's misuse report (src/core/diag.c); never returns. */
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
-/* The calling thread's stripe number (src/core/stripe.c). */
-HL_HIDDEN unsigned hl__thread_stripe(void);
 
 #define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
 #define HL_TBL_FREE_STRIPES 8u	  /* free lists, by thread */

@@ -10,6 +10,8 @@
 
 #include <hammerlock.h>
 
+#include "stripe.h"
+
 /*
  * Debug checks are always compiled and type-checked; HL_DEBUG decides
  * whether they run.  Write them as `if (!hl_debug) return;' or
@@ -29,12 +31,6 @@ hl__self(void)
 {
 	return hl__self_id();
 }
-
-/*
- * The calling thread's stripe number (stripe.c): assigned round robin on
- * its first call, below 65536; reduce it modulo the stripe count.
- */
-HL_HIDDEN unsigned hl__thread_stripe(void);
 
 /* Report misuse of `l' from `func' and abort; never returns. */
 HL_HIDDEN noreturn void hl__fatal(
