@@ -319,6 +319,49 @@ bt_opt_step(const uint8_t *d, uint64_t key, unsigned maxelm, uint64_t *outp)
 	return BT_O_ABSENT;
 }
 
+/*
+ * The scan's step over an internal node: the child whose range holds
+ * key, as bt_opt_step(), and the key that bounds that range above
+ * (UINT64_MAX for the last child).  BT_O_FOUND means d is a leaf.
+ */
+__attribute__((no_sanitize("thread"))) static enum bt_opt
+bt_opt_child_ub(const uint8_t *d, uint64_t key, unsigned maxelm,
+    uint64_t *childp, uint64_t *ubp)
+{
+	unsigned type, count, i;
+
+	type = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_TYPE));
+	count = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_COUNT));
+	if (count > maxelm)
+		return BT_O_BAD;
+	if (type == HL_NODE_LEAF)
+		return BT_O_FOUND;
+	if (type != HL_NODE_INTERNAL || count == 0)
+		return BT_O_BAD;
+	i = bt_opt_bound(d, 1, count, key, true);
+	*childp = OVAL(d, i - 1);
+	*ubp = i < count ? OKEY(d, i) : UINT64_MAX;
+	return BT_O_CHILD;
+}
+
+/* Copy up to max elements of leaf d with keys >= from; -1: malformed. */
+__attribute__((no_sanitize("thread"))) static int
+bt_opt_copy(const uint8_t *d, uint64_t from, unsigned maxelm, uint64_t *keys,
+    uint64_t *vals, unsigned max)
+{
+	unsigned count, i, n = 0;
+
+	count = le16toh(*(const volatile uint16_t *)(d + HL_NODE_OFF_COUNT));
+	if (count > maxelm)
+		return -1;
+	for (i = bt_opt_bound(d, 0, count, from, false); i < count && n < max;
+	     i++, n++) {
+		keys[n] = OKEY(d, i);
+		vals[n] = OVAL(d, i);
+	}
+	return (int)n;
+}
+
 #undef OKEY
 #undef OVAL
 
@@ -342,16 +385,13 @@ struct bt_miss {
 #define BT_NOTRESIDENT (-1) /* not an errno: see struct bt_miss */
 
 /*
- * 0 or ENOENT: the answer; EAGAIN: no answer this time; BT_NOTRESIDENT:
- * a child is not in memory, *miss says where.
+ * The start of a lock-free walk: peek the root node (*cur) at *rootp.
+ * 0, ENOENT (the tree is empty), or EAGAIN (a root change raced).
  */
 static int
-bt_get_optimistic(
-    struct hl_btree *bt, uint64_t key, uint64_t *valp, struct bt_miss *miss)
+bt_opt_root(struct hl_btree *bt, struct hl_node_peek *cur, uint64_t *rootp)
 {
-	struct hl_node_peek cur, nxt;
-	uint64_t rv, root, out;
-	int level;
+	uint64_t rv, root;
 
 	rv = atomic_load_explicit(&bt->rootver, memory_order_acquire);
 	if (!bt_rootver_idle(rv))
@@ -364,11 +404,44 @@ bt_get_optimistic(
 			   ? ENOENT
 			   : EAGAIN;
 	}
-	if (!hl_peek_node(bt->m, root, &cur))
+	if (!hl_peek_node(bt->m, root, cur))
 		return EAGAIN;
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&bt->rootver, memory_order_relaxed) != rv)
 		return EAGAIN;
+	*rootp = root;
+	return 0;
+}
+
+/* The walk stopped at parent *cur (level, offset poff): child is absent. */
+static int
+bt_opt_miss(struct bt_miss *miss, const struct hl_node_peek *cur, uint64_t poff,
+    uint64_t child, int level)
+{
+	if (!hl_peek_valid(cur))
+		return EAGAIN;
+	miss->parent = *cur;
+	miss->poff = poff;
+	miss->coff = child;
+	miss->level = level;
+	return BT_NOTRESIDENT;
+}
+
+/*
+ * 0 or ENOENT: the answer; EAGAIN: no answer this time; BT_NOTRESIDENT:
+ * a child is not in memory, *miss says where.
+ */
+static int
+bt_get_optimistic(
+    struct hl_btree *bt, uint64_t key, uint64_t *valp, struct bt_miss *miss)
+{
+	struct hl_node_peek cur, nxt;
+	uint64_t root, out;
+	int error, level;
+
+	error = bt_opt_root(bt, &cur, &root);
+	if (error != 0)
+		return error;
 	miss->coff = root;
 	for (level = 0; level < BT_MAXDEPTH; level++) {
 		switch (bt_opt_step(cur.data, key, bt->maxelm, &out)) {
@@ -380,13 +453,7 @@ bt_get_optimistic(
 				miss->coff = out;
 				continue;
 			}
-			if (!hl_peek_valid(&cur))
-				return EAGAIN;
-			miss->parent = cur;
-			miss->poff = miss->coff;
-			miss->coff = out;
-			miss->level = level;
-			return BT_NOTRESIDENT;
+			return bt_opt_miss(miss, &cur, miss->coff, out, level);
 		case BT_O_FOUND:
 			if (!hl_peek_valid(&cur))
 				return EAGAIN;
@@ -411,7 +478,7 @@ bt_get_optimistic(
  * miss does not take the tree's root lock and the root node's words,
  * which every thread's misses would otherwise pass back and forth.
  * Returns the answer, EAGAIN (parent changed, or the child was an
- * internal node, now loaded: walk again), or a load error.
+ * internal node, or valp is NULL: loaded, walk again), or a load error.
  */
 static int
 bt_get_below(struct hl_btree *bt, const struct bt_miss *miss, uint64_t key,
@@ -441,7 +508,7 @@ bt_get_below(struct hl_btree *bt, const struct bt_miss *miss, uint64_t key,
 	bt_put(bt, p, miss->level);
 	if ((error = bt_node_ok(c)) == 0) {
 		d = hl_node_data(c);
-		if (bt_type(d) != HL_NODE_LEAF) {
+		if (bt_type(d) != HL_NODE_LEAF || valp == NULL) {
 			error = EAGAIN;
 		} else {
 			i = bt_search_leaf(d, key);
@@ -1152,22 +1219,90 @@ hl_btree_cursor_close(struct hl_btree_cursor *c)
 }
 
 /*
+ * The lock-free form of one cursor_fill() step: walk to the leaf for from
+ * as hl_btree_get() does, noting the upper bound of each child's range,
+ * and copy the leaf's keys >= from into the batch; the leaf's version
+ * check then makes the copy one state of the leaf.  0 (the batch, maybe
+ * empty, and *ubp: where the next leaf's range starts), ENOENT (empty
+ * tree), EAGAIN, or BT_NOTRESIDENT (*miss).
+ */
+static int
+cursor_fill_opt(struct hl_btree_cursor *c, uint64_t from, uint64_t *ubp,
+    struct bt_miss *miss)
+{
+	struct hl_btree *bt = c->bt;
+	struct hl_node_peek cur, nxt;
+	uint64_t off, child, ub = UINT64_MAX, nub = UINT64_MAX;
+	int error, level, n;
+
+	if ((error = bt_opt_root(bt, &cur, &off)) != 0)
+		return error;
+	for (level = 0; level < BT_MAXDEPTH; level++) {
+		switch (
+		    bt_opt_child_ub(cur.data, from, bt->maxelm, &child, &nub)) {
+		case BT_O_CHILD:
+			if (!hl_peek_node(bt->m, child, &nxt))
+				return bt_opt_miss(
+				    miss, &cur, off, child, level);
+			if (!hl_peek_valid(&cur))
+				return EAGAIN;
+			if (nub < ub)
+				ub = nub;
+			cur = nxt;
+			off = child;
+			continue;
+		case BT_O_FOUND:
+			n = bt_opt_copy(cur.data, from, bt->maxelm, c->keys,
+			    c->vals, BT_BATCH);
+			if (n < 0 || !hl_peek_valid(&cur))
+				return EAGAIN;
+			c->n = (unsigned)n;
+			*ubp = ub;
+			return 0;
+		default:
+			return EAGAIN;
+		}
+	}
+	return EAGAIN;
+}
+
+/*
  * Fill the batch with the keys >= from of the first leaf, in key order,
- * that has any: each leaf is read whole under its shared lock, and the
- * next leaf is found by its lower bound, so a key present throughout is
- * never skipped.
+ * that has any: each leaf is read whole, without locks (cursor_fill_opt)
+ * or under its shared lock, and the next leaf is found by its lower
+ * bound, so a key present throughout is never skipped.  A leaf that is
+ * not resident is loaded below its parent (bt_get_below()); a walk that
+ * keeps failing takes the locked descent.
  */
 static int
 cursor_fill(struct hl_btree_cursor *c, uint64_t from)
 {
 	struct hl_btree *bt = c->bt;
 	struct hl_node *leaf, *parent;
+	struct bt_miss miss;
 	struct hl_trans t;
 	uint64_t ub;
-	int error, level;
+	int error, level, tries = 0;
 
-	hl_trans_init(&t, bt->m);
 	c->pos = c->n = 0;
+	while (tries < BT_OPT_TRIES) {
+		error = cursor_fill_opt(c, from, &ub, &miss);
+		if (error == BT_NOTRESIDENT)
+			error = bt_get_below(bt, &miss, from, NULL);
+		if (error == EAGAIN) {
+			c->n = 0;
+			tries++;
+			continue;
+		}
+		if (error != 0 || c->n > 0)
+			return error;
+		if (ub == UINT64_MAX)
+			return ENOENT;
+		from = ub; /* an empty leaf: the next one's range */
+		tries = 0;
+	}
+	bt_stat(&BT_ST(bt)->optimistic_fallbacks);
+	hl_trans_init(&t, bt->m);
 	for (;;) {
 		error = bt_descend_sh(
 		    bt, &t, from, false, &leaf, &parent, &level, &ub);
