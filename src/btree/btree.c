@@ -1161,14 +1161,7 @@ hl_btree_sync(struct hl_btree *bt, char *why, size_t whylen)
 
 /* --- statistics ----------------------------------------------------------- */
 
-#define BTST(f)                                                                \
-	({                                                                     \
-		uint64_t sum_ = 0;                                             \
-		for (int i_ = 0; i_ < BT_STRIPES; i_++)                        \
-			sum_ += atomic_load_explicit(                          \
-			    &bt->st[i_].f, memory_order_relaxed);              \
-		sum_;                                                          \
-	})
+#define BTST(f) HL_STRIPE_SUM(bt->st, BT_STRIPES, f)
 
 void
 hl_btree_stats(struct hl_btree *bt, struct hl_btree_stats *st)

@@ -105,12 +105,7 @@ struct hl_mount {
 	uint32_t pool_hand;
 	uint32_t pool_nvict; /* dirty victims noted, under pool_mtx */
 	struct hl_buffer *pool_vict[HL_POOL_WB_BATCH]; /* for write-back */
-	/* Free buffer memory, linked through first words; per thread as
-	 * a table's free objects are (table.h). */
-	struct hl_mem_free {
-		alignas(64) pthread_mutex_t mtx;
-		void *_Atomic list; /* written under mtx; peeked without */
-	} mem_free[HL_TBL_FREE_STRIPES];
+	struct hl_freelist mem_free; /* buffer memory, linked at offset 0 */
 	alignas(64) _Atomic uint64_t gen_next; /* added to on every read */
 
 	/* Read by every B-tree operation: a line away from written ones. */

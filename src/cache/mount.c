@@ -98,8 +98,7 @@ mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh, int n,
 		bbuckets * (m->buffer_size / m->node_size)) != 0)
 		return hl__cache_why(why, whylen, ENOMEM, "no memory");
 	pthread_mutex_init(&m->pool_mtx, NULL);
-	for (i = 0; i < (int)HL_TBL_FREE_STRIPES; i++)
-		pthread_mutex_init(&m->mem_free[i].mtx, NULL);
+	hl__fl_init(&m->mem_free, 0);
 	pthread_mutex_init(&m->sync_mtx, NULL);
 	for (i = 0; i < (int)HL_CACHE_LOCKS; i++)
 		pthread_mutex_init(&m->cache_mtx[i], NULL);
@@ -119,8 +118,7 @@ mount_fini_cache(struct hl_mount *m)
 	hl__tbl_destroy(&m->buffers);
 	hl__tbl_destroy(&m->nodes);
 	pthread_mutex_destroy(&m->pool_mtx);
-	for (i = 0; i < (int)HL_TBL_FREE_STRIPES; i++)
-		pthread_mutex_destroy(&m->mem_free[i].mtx);
+	hl__fl_destroy(&m->mem_free);
 	pthread_mutex_destroy(&m->sync_mtx);
 	for (i = 0; i < (int)HL_CACHE_LOCKS; i++)
 		pthread_mutex_destroy(&m->cache_mtx[i]);
@@ -357,14 +355,7 @@ hl_mount_nvolumes(const struct hl_mount *m)
 }
 
 /* A counter summed over its stripes. */
-#define ST(f)                                                                  \
-	({                                                                     \
-		uint64_t sum_ = 0;                                             \
-		for (uint32_t s_ = 0; s_ < HL_STAT_STRIPES; s_++)              \
-			sum_ += atomic_load_explicit(                          \
-			    &m->st[s_].f, memory_order_relaxed);               \
-		sum_;                                                          \
-	})
+#define ST(f) HL_STRIPE_SUM(m->st, HL_STAT_STRIPES, f)
 
 void
 hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)

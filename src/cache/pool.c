@@ -39,113 +39,28 @@
 
 #include "cache_internal.h"
 
-/*
- * Free buffer memory: a stack per stripe, linked through each block's
- * first word, written under the stripe's mutex.  Another thread's stripe
- * is peeked before its mutex is taken: a stale answer only costs a miss.
- */
-static void *
-pool_mem_pop(struct hl_mem_free *f)
-{
-	void *p, *next;
-
-	pthread_mutex_lock(&f->mtx);
-	p = atomic_load_explicit(&f->list, memory_order_relaxed);
-	if (p != NULL) {
-		memcpy(&next, p, sizeof(next));
-		atomic_store_explicit(&f->list, next, memory_order_relaxed);
-	}
-	pthread_mutex_unlock(&f->mtx);
-	return p;
-}
-
-/*
- * The calling thread's stripe is empty (its memory went to other threads'
- * loads while they reclaimed for it, or the reverse): take the whole list
- * of the first other stripe that has one, keep its first block and make
- * the rest ours, so that the next loads find memory at home.  Constant
- * time under each mutex: walking blocks there (a cache miss each) held
- * the owner up long enough to make it sleep.  Only a stripe's own thread
- * pushes onto it, so ours is still empty when the rest goes there.
- */
-static void *
-pool_mem_steal(struct hl_mount *m, uint32_t s)
-{
-	struct hl_mem_free *mine = &m->mem_free[s], *f;
-	void *head = NULL, *rest, *p;
-	uint32_t i;
-
-	for (i = 1; i < HL_TBL_FREE_STRIPES && head == NULL; i++) {
-		f = &m->mem_free[(s + i) % HL_TBL_FREE_STRIPES];
-		if (atomic_load_explicit(&f->list, memory_order_relaxed) ==
-		    NULL)
-			continue;
-		pthread_mutex_lock(&f->mtx);
-		head = atomic_exchange_explicit(
-		    &f->list, NULL, memory_order_relaxed);
-		pthread_mutex_unlock(&f->mtx);
-	}
-	if (head == NULL)
-		return NULL;
-	memcpy(&rest, head, sizeof(rest));
-	while (rest != NULL) {
-		/* Ours is empty unless a thread shares our stripe. */
-		pthread_mutex_lock(&mine->mtx);
-		p = atomic_load_explicit(&mine->list, memory_order_relaxed);
-		if (p == NULL)
-			atomic_store_explicit(
-			    &mine->list, rest, memory_order_relaxed);
-		pthread_mutex_unlock(&mine->mtx);
-		if (p == NULL)
-			break;
-		/* Shared stripe: give the blocks back one by one. */
-		p = rest;
-		memcpy(&rest, p, sizeof(rest));
-		hl__pool_mem_put(m, p);
-	}
-	return head;
-}
-
-/* Buffer memory: the calling thread's stripe, another's, or new. */
+/* Buffer memory: a free block (freelist.h), or a new one. */
 void *
 hl__pool_mem_get(struct hl_mount *m)
 {
-	uint32_t s = hl__thread_stripe() % HL_TBL_FREE_STRIPES;
-	void *p = NULL;
+	void *p = hl__fl_get(&m->mem_free);
 
-	if (atomic_load_explicit(&m->mem_free[s].list, memory_order_relaxed) !=
-	    NULL)
-		p = pool_mem_pop(&m->mem_free[s]);
-	if (p == NULL)
-		p = pool_mem_steal(m, s);
-	if (p == NULL)
-		p = m->io->ops->alloc(m->io, m->buffer_size);
-	return p;
+	return p != NULL ? p : m->io->ops->alloc(m->io, m->buffer_size);
 }
 
 void
 hl__pool_mem_put(struct hl_mount *m, void *p)
 {
-	struct hl_mem_free *f =
-	    &m->mem_free[hl__thread_stripe() % HL_TBL_FREE_STRIPES];
-	void *next;
-
-	pthread_mutex_lock(&f->mtx);
-	next = atomic_load_explicit(&f->list, memory_order_relaxed);
-	memcpy(p, &next, sizeof(next));
-	atomic_store_explicit(&f->list, p, memory_order_relaxed);
-	pthread_mutex_unlock(&f->mtx);
+	hl__fl_put(&m->mem_free, p);
 }
 
 void
 hl__pool_mem_drain(struct hl_mount *m)
 {
-	uint32_t i;
 	void *p;
 
-	for (i = 0; i < HL_TBL_FREE_STRIPES; i++)
-		while ((p = pool_mem_pop(&m->mem_free[i])) != NULL)
-			m->io->ops->free(m->io, p, m->buffer_size);
+	while ((p = hl__fl_drain(&m->mem_free)) != NULL)
+		m->io->ops->free(m->io, p, m->buffer_size);
 }
 
 void

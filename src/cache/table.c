@@ -178,8 +178,7 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_init(&t->shards[i].mtx, NULL);
 	pthread_mutex_init(&t->alloc_mtx, NULL);
-	for (i = 0; i < HL_TBL_FREE_STRIPES; i++)
-		pthread_mutex_init(&t->free[i].mtx, NULL);
+	hl__fl_init(&t->free, offsetof(struct hl_obj, fnext));
 	return 0;
 }
 
@@ -195,8 +194,7 @@ hl__tbl_destroy(struct hl_table *t)
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_destroy(&t->shards[i].mtx);
 	pthread_mutex_destroy(&t->alloc_mtx);
-	for (i = 0; i < HL_TBL_FREE_STRIPES; i++)
-		pthread_mutex_destroy(&t->free[i].mtx);
+	hl__fl_destroy(&t->free);
 	free(t->shards);
 	munmap(t->lines, t->lines_size);
 	free(t->buckets);
@@ -247,9 +245,8 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 		if ((o = hl__tbl_index_find(t, key, release)) != NULL)
 			return o;
 		atomic_fetch_add_explicit(
-		    &t->index_misses[hl__thread_stripe() % HL_TBL_FREE_STRIPES]
-			 .n,
-		    1, memory_order_relaxed);
+		    &t->index_misses[hl__thread_stripe() % HL_FL_STRIPES].n, 1,
+		    memory_order_relaxed);
 		return tbl_walk(t, b, key, false, release);
 	}
 	mtx = tbl_shard(t, b);
@@ -262,12 +259,7 @@ hl__tbl_find(struct hl_table *t, uint64_t key, bool locked,
 uint64_t
 hl__tbl_index_misses(struct hl_table *t)
 {
-	uint64_t sum = 0;
-
-	for (uint32_t i = 0; i < HL_TBL_FREE_STRIPES; i++)
-		sum += atomic_load_explicit(
-		    &t->index_misses[i].n, memory_order_relaxed);
-	return sum;
+	return HL_STRIPE_SUM(t->index_misses, HL_FL_STRIPES, n);
 }
 
 struct hl_obj *
@@ -324,9 +316,9 @@ hl__tbl_peek_fast(struct hl_table *t, uint64_t key)
 	return o;
 }
 
-/* A new chunk of DEAD objects onto free stripe f.  alloc_mtx held. */
+/* A new chunk of DEAD objects onto our free stripe.  alloc_mtx held. */
 static int
-tbl_grow(struct hl_table *t, struct hl_tbl_free *f)
+tbl_grow(struct hl_table *t)
 {
 	uint32_t n = atomic_load_explicit(&t->nobjs, memory_order_relaxed);
 	uint32_t c = n / HL_TBL_CHUNK, i;
@@ -373,81 +365,19 @@ tbl_grow(struct hl_table *t, struct hl_tbl_free *f)
 	}
 	atomic_store_explicit(
 	    &t->nobjs, n + HL_TBL_CHUNK, memory_order_release);
-	pthread_mutex_lock(&f->mtx);
-	tail->fnext = atomic_load_explicit(&f->list, memory_order_relaxed);
-	atomic_store_explicit(&f->list, head, memory_order_relaxed);
-	pthread_mutex_unlock(&f->mtx);
+	hl__fl_put_chain(&t->free, head, tail);
 	return 0;
-}
-
-static struct hl_obj *
-tbl_pop(struct hl_tbl_free *f)
-{
-	struct hl_obj *o;
-
-	pthread_mutex_lock(&f->mtx);
-	o = atomic_load_explicit(&f->list, memory_order_relaxed);
-	if (o != NULL)
-		atomic_store_explicit(&f->list, o->fnext, memory_order_relaxed);
-	pthread_mutex_unlock(&f->mtx);
-	return o;
-}
-
-static void tbl_free(struct hl_table *t, struct hl_obj *o);
-
-/*
- * The calling thread's stripe is empty: take the whole list of the first
- * other stripe that has one (peeked before its mutex is taken), keep its
- * first object and make the rest ours.  Constant time under each mutex,
- * as for buffer memory (pool.c).  NULL if no stripe has any.
- */
-static struct hl_obj *
-tbl_steal(struct hl_table *t, uint32_t s)
-{
-	struct hl_tbl_free *mine = &t->free[s], *f;
-	struct hl_obj *head = NULL, *rest, *p;
-	uint32_t i;
-
-	for (i = 1; i < HL_TBL_FREE_STRIPES && head == NULL; i++) {
-		f = &t->free[(s + i) % HL_TBL_FREE_STRIPES];
-		if (atomic_load_explicit(&f->list, memory_order_relaxed) ==
-		    NULL)
-			continue;
-		pthread_mutex_lock(&f->mtx);
-		head = atomic_exchange_explicit(
-		    &f->list, NULL, memory_order_relaxed);
-		pthread_mutex_unlock(&f->mtx);
-	}
-	if (head == NULL)
-		return NULL;
-	for (rest = head->fnext; rest != NULL;) {
-		/* Ours is empty unless a thread shares our stripe. */
-		pthread_mutex_lock(&mine->mtx);
-		p = atomic_load_explicit(&mine->list, memory_order_relaxed);
-		if (p == NULL)
-			atomic_store_explicit(
-			    &mine->list, rest, memory_order_relaxed);
-		pthread_mutex_unlock(&mine->mtx);
-		if (p == NULL)
-			break;
-		p = rest;
-		rest = p->fnext;
-		tbl_free(t, p);
-	}
-	return head;
 }
 
 struct hl_obj *
 hl__tbl_alloc(struct hl_table *t, uint64_t key)
 {
-	uint32_t s = hl__thread_stripe() % HL_TBL_FREE_STRIPES;
 	struct hl_obj *o;
 	int error;
 
-	while ((o = tbl_pop(&t->free[s])) == NULL &&
-	       (o = tbl_steal(t, s)) == NULL) {
+	while ((o = hl__fl_get(&t->free)) == NULL) {
 		pthread_mutex_lock(&t->alloc_mtx);
-		error = tbl_grow(t, &t->free[s]);
+		error = tbl_grow(t);
 		pthread_mutex_unlock(&t->alloc_mtx);
 		if (error != 0)
 			return NULL;
@@ -457,18 +387,6 @@ hl__tbl_alloc(struct hl_table *t, uint64_t key)
 	atomic_store_explicit(&o->linked, false, memory_order_relaxed);
 	atomic_store_explicit(&o->hnext, NULL, memory_order_relaxed);
 	return o;
-}
-
-static void
-tbl_free(struct hl_table *t, struct hl_obj *o)
-{
-	struct hl_tbl_free *f =
-	    &t->free[hl__thread_stripe() % HL_TBL_FREE_STRIPES];
-
-	pthread_mutex_lock(&f->mtx);
-	o->fnext = atomic_load_explicit(&f->list, memory_order_relaxed);
-	atomic_store_explicit(&f->list, o, memory_order_relaxed);
-	pthread_mutex_unlock(&f->mtx);
 }
 
 struct hl_obj *
@@ -528,7 +446,7 @@ tbl_unlink_free(struct hl_table *t, struct hl_obj *o)
 		atomic_store_explicit(&o->linked, false, memory_order_relaxed);
 		pthread_mutex_unlock(mtx);
 	}
-	tbl_free(t, o);
+	hl__fl_put(&t->free, o);
 }
 
 bool

@@ -32,6 +32,7 @@
 #include <hammerlock.h>
 
 #include "../core/stripe.h"
+#include "freelist.h"
 
 #define HL_HIDDEN __attribute__((visibility("hidden")))
 
@@ -40,7 +41,6 @@ HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
 
 #define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
-#define HL_TBL_FREE_STRIPES 8u	  /* free lists, by thread */
 #define HL_TBL_CHUNK	    1024u /* objects per allocation chunk */
 #define HL_TBL_MAXCHUNKS    8192u /* so at most 8M objects per table */
 #define HL_TBL_ARENA_STEP   ((size_t)2 << 20) /* a huge page */
@@ -112,15 +112,12 @@ struct hl_table {
 	 */
 	alignas(64) pthread_mutex_t alloc_mtx; /* chunk growth */
 	size_t committed; /* bytes of the arena usable (ARENA_STEP steps) */
-	_Atomic uint32_t nobjs; /* objects made (whole chunks): release */
-	struct hl_tbl_free {
-		alignas(64) pthread_mutex_t mtx;
-		struct hl_obj *_Atomic list; /* written under mtx */
-	} free[HL_TBL_FREE_STRIPES];
+	_Atomic uint32_t nobjs;	 /* objects made (whole chunks): release */
+	struct hl_freelist free; /* DEAD objects, linked through fnext */
 	/* Written on misses: per-thread stripes, summed when read. */
 	struct {
 		alignas(64) _Atomic uint64_t n;
-	} index_misses[HL_TBL_FREE_STRIPES];
+	} index_misses[HL_FL_STRIPES];
 };
 
 /*

@@ -29,4 +29,14 @@ hl__thread_stripe(void)
 	return __builtin_expect(v != 0, 1) ? v - 1 : hl__thread_stripe_slow();
 }
 
+/* The sum of member f over the n stripes of array a (relaxed loads). */
+#define HL_STRIPE_SUM(a, n, f)                                                 \
+	({                                                                     \
+		uint64_t sum_ = 0;                                             \
+		for (unsigned s_ = 0; s_ < (n); s_++)                          \
+			sum_ += atomic_load_explicit(                          \
+			    &(a)[s_].f, memory_order_relaxed);                 \
+		sum_;                                                          \
+	})
+
 #endif /* HL_STRIPE_H */
