@@ -450,6 +450,9 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	uint64_t rng = ht_rng_stream(cfg.seed, (uint64_t)w->t);
 	uint64_t serial = 0;
+	unsigned leafcap =
+	    (cfg.node_size - HL_NODE_HDR_SIZE) / HL_BTREE_ELM_SIZE;
+	unsigned range_max = 2 * leafcap > 200 ? 2 * leafcap : 200;
 	struct hl_btree_cursor *cur;
 
 	HT_CHECK(hl_btree_cursor_open(bt, &cur) == 0, "cursor open");
@@ -468,10 +471,13 @@ worker_main(void *arg)
 		} else if (r < 88) {
 			/*
 			 * A run of consecutive keys, deleted (empties whole
-			 * leaves: node removals even with 63-element nodes)
-			 * or put (splits in one place).
+			 * leaves: node removals) or put (splits in one
+			 * place): up to twice a leaf's capacity, so that
+			 * one run can empty a full leaf of any node size
+			 * (with 4 KiB nodes, runs of 200 left removals to
+			 * chance: none at all in a TSan run).
 			 */
-			size_t len = 1 + ht_rand_below(&rng, 200);
+			size_t len = 1 + ht_rand_below(&rng, range_max);
 			bool put = r == 87;
 
 			for (size_t j = i; j < i + len && j < cfg.keys; j++)
