@@ -14,18 +14,21 @@
  * never sleeps on an object: it may itself be a loader holding other
  * interlocks (NOTES.md item 8).
  *
- * A modified buffer is not dropped, it is written first.  When the hand
- * finds one that is otherwise a victim (unreferenced, not used since the
- * hand last passed, its nodes idle), it notes it; once enough are noted
- * (1/8 of the pool, at most a batch; one, when write-back does not
- * sync), the reclaimer writes them, fdatasyncs their volumes, marks them
- * clean and drops them.  Dirty data thus leaves the pool in CLOCK order
- * like clean data, instead of piling up until it pins the pool (which
- * made every reference a miss in a workload with 5% updates).  If three
- * sweeps still free nothing, the reserving thread writes back a batch of
- * modified buffers whether they were used lately or not, as a kernel's
- * dirty-page flusher would, then sweeps again; what the pool drops is on
- * stable storage either way (or, with writeback_nosync, written).
+ * A modified buffer is not dropped, it is written first.  On a mount
+ * with writeback_nosync, when the hand finds one that is otherwise a
+ * victim (unreferenced, not used since the hand last passed, its nodes
+ * idle), the reclaimer writes it, marks it clean and drops it: dirty data
+ * leaves the pool in CLOCK order like clean data, instead of piling up
+ * until it pins the pool (which made every lookup miss in a workload with
+ * 5% updates).  With the default, every write-back ends with an
+ * fdatasync, made while the reclaimer holds pool_mtx; writing victims in
+ * batches of 1/8 of the pool made those frequent enough to stall the
+ * other threads (hammerlock run, mix A: p99 from 74 us to 2-3 ms), so
+ * such mounts keep modified buffers until three sweeps free nothing, and
+ * then the reserving thread writes back a batch of them whether used
+ * lately or not, as a kernel's dirty-page flusher would, and sweeps
+ * again.  What the pool drops is on stable storage either way (or, with
+ * writeback_nosync, written).
  * A buffer is written while holding its interlock at count 0, which
  * keeps modifiers out (they hold references) without waiting for anyone.
  * If nothing can be freed or written, everything is pinned: the
@@ -158,14 +161,14 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 		    &b->flags, ~HL_BUF_CLOCK, memory_order_relaxed);
 		return false;
 	}
-	if ((f & HL_BUF_IOERROR) ||
+	/* Dirty victims only where write-back costs no fdatasync (below). */
+	if ((f & HL_BUF_IOERROR) || ((f & HL_BUF_MODIFIED) && !m->wb_nosync) ||
 	    !pool_unpin_nodes(m, b, HL_FLUSH_CLOCK | HL_FLUSH_FAST)) {
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		return false;
 	}
 	if (f & HL_BUF_MODIFIED) {
-		if (!m->readonly && m->pool_nvict < HL_POOL_WB_BATCH)
-			m->pool_vict[m->pool_nvict++] = b;
+		m->pool_vict = b; /* written and dropped by the caller */
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
 		return false;
 	}
@@ -295,29 +298,14 @@ pool_writeback(struct hl_mount *m)
 	return pool_write_batch(m, batch, nb, false);
 }
 
-/*
- * Dirty victims wait for a batch worth an fdatasync: 1/8 of the pool in
- * buffers, at most a full batch; one at a time when write-back does not
- * sync.
- */
+/* Write back and drop the dirty victim noted; 1 if it was dropped. */
 static uint32_t
-pool_vict_trigger(struct hl_mount *m)
+pool_write_victim(struct hl_mount *m)
 {
-	uint64_t t = m->pool_limit / m->buffer_size / 8;
+	struct hl_buffer *b = m->pool_vict;
 
-	if (m->wb_nosync || t == 0)
-		return 1;
-	return t < HL_POOL_WB_BATCH ? (uint32_t)t : HL_POOL_WB_BATCH;
-}
-
-/* Write back and drop the dirty victims noted; how many were dropped. */
-static uint32_t
-pool_write_victims(struct hl_mount *m)
-{
-	uint32_t nc = m->pool_nvict;
-
-	m->pool_nvict = 0;
-	return pool_write_batch(m, m->pool_vict, nc, true);
+	m->pool_vict = NULL;
+	return pool_write_batch(m, &b, 1, true);
 }
 
 /*
@@ -369,8 +357,8 @@ hl__pool_reserve(struct hl_mount *m)
 			hl__stat_add(&HL_ST(m)->reclaim_failures, 1);
 			return ENOMEM;
 		}
-		/* Sweep until one buffer is released, or enough dirty
-		 * victims wait to be written back. */
+		/* Sweep until one buffer is released, or a dirty victim
+		 * is found (then written and dropped). */
 		freed = false;
 		for (steps = 0; steps < n && !freed; steps++) {
 			struct hl_obj *o;
@@ -379,14 +367,12 @@ hl__pool_reserve(struct hl_mount *m)
 				m->pool_hand = 0;
 			o = hl__tbl_obj(&m->buffers, m->pool_hand++);
 			freed = pool_reclaim_one(m, hl__obj_buffer(o));
-			if (m->pool_nvict >= pool_vict_trigger(m)) {
+			if (m->pool_vict != NULL) {
 				steps++;
 				break;
 			}
 		}
-		if (m->pool_nvict != 0 &&
-		    (m->pool_nvict >= pool_vict_trigger(m) || steps >= n) &&
-		    pool_write_victims(m) != 0)
+		if (m->pool_vict != NULL && pool_write_victim(m) != 0)
 			freed = true;
 		idle = freed ? 0 : idle + steps;
 	}

@@ -14,9 +14,8 @@
  *   pool over budget           CLOCK reclaim of unreferenced memory; a
  *                              structure with neither refs nor memory is
  *                              destroyed; ENOMEM when all is pinned;
- *                              a modified buffer is written back and
- *                              synced before it is reclaimed, never
- *                              while referenced
+ *                              a modified buffer is written before
+ *                              it is reclaimed, never while referenced
  *   hl_del_buffers             drops an unreferenced modified buffer,
  *                              EAGAIN on a referenced one
  *   late collision             two threads creating the same buffer: one
@@ -548,77 +547,97 @@ churn(struct hl_mount *m, int first, int last)
 }
 
 /*
- * A modified buffer is never dropped before it is written: while it is
- * referenced it is neither written nor reclaimed; once it is a cold
- * victim the pool writes it back, fdatasyncs, and only then reclaims
- * its memory, and its contents come back from disk.
+ * A modified buffer is never dropped before it is written.  While it is
+ * referenced it is neither written nor reclaimed.  Once it is cold: on a
+ * mount with writeback_nosync the pool writes it back and then reclaims
+ * it, and its contents come back from disk; with the default (an
+ * fdatasync per write-back) the pool keeps it while anything else can
+ * go, and sync writes it.
  */
 static void
 test_modified_written_before_reclaim(void)
 {
-	struct hl_io *io = counting_io();
-	struct hl_mount *m;
-	struct hl_mount_stats st;
-	struct hl_io_fault_stats fs;
-	struct hl_buffer *a, *b;
-	uint64_t r0, d0;
+	for (int nosync = 0; nosync <= 1; nosync++) {
+		struct hl_io *io = counting_io();
+		struct hl_mount_opts mo = {.io = io,
+		    .pool_bytes = 3 * BUFSZ,
+		    .writeback_nosync = nosync};
+		struct hl_mount *m;
+		struct hl_mount_stats st;
+		struct hl_io_fault_stats fs;
+		struct hl_buffer *a, *b;
+		uint64_t r0, d0;
+		char why[256];
 
-	make_fs(1);
-	m = mount_with(1, io, 3 * BUFSZ, false);
-	r0 = iost(io).reads;
+		make_fs(1);
+		HT_CHECK(
+		    hl_mount_open(paths, 1, &mo, &m, why, sizeof(why)) == 0,
+		    "mount: %s", why);
 
-	/* Referenced and modified: pinned, never written by the pool. */
-	b = get_ok(m, BOFF(0, 1), false);
-	modify_fill(b, 0x55);
-	churn(m, 2, 12);
-	st = mst(m);
-	d0 = st.reclaim_deferred;
-	HT_CHECK(st.buffers_modified == 1 && d0 > 0 && st.reclaims == 9 &&
-		     st.pool_bytes <= 3 * BUFSZ && iost(io).writes == 0,
-	    "held: modified %llu deferred %llu reclaims %llu pool %llu "
-	    "writes %llu",
-	    U(st.buffers_modified), U(d0), U(st.reclaims), U(st.pool_bytes),
-	    U(iost(io).writes));
-	HT_CHECK(all_bytes(hl_buffer_data(b), 0x55, BUFSZ),
-	    "held modified content lost");
-	hl_rel_buffer(b);
+		/* Referenced and modified: pinned, never written. */
+		b = get_ok(m, BOFF(0, 1), false);
+		modify_fill(b, 0x55);
+		churn(m, 2, 12);
+		st = mst(m);
+		d0 = st.reclaim_deferred;
+		HT_CHECK(st.buffers_modified == 1 && d0 > 0 &&
+			     st.reclaims == 9 && st.pool_bytes <= 3 * BUFSZ &&
+			     iost(io).writes == 0,
+		    "held: modified %llu deferred %llu reclaims %llu pool "
+		    "%llu writes %llu",
+		    U(st.buffers_modified), U(d0), U(st.reclaims),
+		    U(st.pool_bytes), U(iost(io).writes));
+		HT_CHECK(all_bytes(hl_buffer_data(b), 0x55, BUFSZ),
+		    "held modified content lost");
+		hl_rel_buffer(b);
 
-	/* Released: a victim once the hand has passed it; written back
-	 * and synced, then reclaimed (a third buffer stays clean, so this
-	 * is not the write-back of a pool that is all pinned). */
-	a = get_ok(m, BOFF(0, 2), false);
-	modify_fill(a, 0x77);
-	hl_rel_buffer(a);
-	HT_UNIT_REFS(hl_buffer_lock(a), 0);
-	churn(m, 3, 12);
-	st = mst(m);
-	fs = iost(io);
-	HT_CHECK(st.buffers_modified == 0 && fs.writes == 2 &&
-		     st.writebacks == 2 && fs.syncs >= 1 &&
-		     st.pool_bytes <= 3 * BUFSZ,
-	    "cold: modified %llu writes %llu writebacks %llu syncs %llu "
-	    "pool %llu",
-	    U(st.buffers_modified), U(fs.writes), U(st.writebacks), U(fs.syncs),
-	    U(st.pool_bytes));
+		/* Released and cold (a third buffer stays clean, so this
+		 * is not the write-back of a pool that is all pinned). */
+		a = get_ok(m, BOFF(0, 2), false);
+		modify_fill(a, 0x77);
+		hl_rel_buffer(a);
+		HT_UNIT_REFS(hl_buffer_lock(a), 0);
+		churn(m, 3, 12);
+		st = mst(m);
+		fs = iost(io);
+		if (nosync)
+			HT_CHECK(st.buffers_modified == 0 && fs.writes == 2 &&
+				     st.writebacks == 2 && fs.syncs == 0 &&
+				     st.pool_bytes <= 3 * BUFSZ,
+			    "nosync, cold: modified %llu writes %llu "
+			    "writebacks %llu syncs %llu pool %llu",
+			    U(st.buffers_modified), U(fs.writes),
+			    U(st.writebacks), U(fs.syncs), U(st.pool_bytes));
+		else
+			HT_CHECK(st.buffers_modified == 2 && fs.writes == 0 &&
+				     st.reclaim_deferred > d0,
+			    "sync, cold: modified %llu writes %llu",
+			    U(st.buffers_modified), U(fs.writes));
+		if (!nosync) {
+			HT_CHECK(hl_mount_sync(m, why, sizeof(why)) == 0,
+			    "sync: %s", why);
+			churn(m, 3, 12);
+		}
 
-	/* Both come back from disk with their contents. */
-	r0 = iost(io).reads;
-	a = get_ok(m, BOFF(0, 1), false);
-	HT_CHECK(all_bytes(hl_buffer_data(a), 0x55, BUFSZ),
-	    "written-back content must come back from disk");
-	hl_rel_buffer(a);
-	a = get_ok(m, BOFF(0, 2), false);
-	HT_CHECK(all_bytes(hl_buffer_data(a), 0x77, BUFSZ),
-	    "written-back content must come back from disk");
-	hl_rel_buffer(a);
-	HT_CHECK(iost(io).reads - r0 == 2,
-	    "written buffers must have been reclaimed (reads %llu)",
-	    U(iost(io).reads - r0));
-	check_at_rest(m);
-	unmount_clean(m);
-	hl_io_destroy(io);
-	passed("a modified buffer: pinned while held; written back, synced, "
-	       "then reclaimed when cold");
+		/* Both come back from disk with their contents. */
+		r0 = iost(io).reads;
+		a = get_ok(m, BOFF(0, 1), false);
+		HT_CHECK(all_bytes(hl_buffer_data(a), 0x55, BUFSZ),
+		    "written content must come back from disk");
+		hl_rel_buffer(a);
+		a = get_ok(m, BOFF(0, 2), false);
+		HT_CHECK(all_bytes(hl_buffer_data(a), 0x77, BUFSZ),
+		    "written content must come back from disk");
+		hl_rel_buffer(a);
+		HT_CHECK(iost(io).reads - r0 == 2,
+		    "written buffers must have been reclaimed (reads %llu)",
+		    U(iost(io).reads - r0));
+		check_at_rest(m);
+		unmount_clean(m);
+		hl_io_destroy(io);
+	}
+	passed("a modified buffer: pinned while held; when cold, written "
+	       "back and reclaimed (writeback_nosync) or kept until sync");
 }
 
 /* hl_del_buffers drops an unreferenced modified buffer; EAGAIN if held. */
