@@ -103,7 +103,6 @@ struct hl_mount {
 	_Atomic uint64_t pool_used;
 	pthread_mutex_t pool_mtx; /* one reclaimer at a time; the hand */
 	uint32_t pool_hand;
-	struct hl_buffer *pool_vict; /* a dirty victim to write (pool_mtx) */
 	struct hl_freelist mem_free; /* buffer memory, linked at offset 0 */
 	alignas(64) _Atomic uint64_t gen_next; /* added to on every read */
 

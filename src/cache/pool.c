@@ -140,13 +140,16 @@ pool_drop(struct hl_mount *m, struct hl_buffer *b)
 	return true;
 }
 
+static uint32_t pool_write_batch(
+    struct hl_mount *m, struct hl_buffer **c, uint32_t nc, bool drop);
+
 /*
  * Try to reclaim buffer b; the caller is the reclaimer.  True if its
- * memory was released.  A modified buffer that is otherwise a victim
- * (not used since the hand last passed, its nodes idle and evicted) is
- * noted for the next write-back, which cleans and drops it: dirty data
- * leaves the pool in CLOCK order too, instead of piling up until it
- * pins the whole pool.
+ * memory was released.  On a writeback_nosync mount a modified buffer
+ * that is otherwise a victim (not used since the hand last passed, its
+ * nodes idle and evicted) is written back and then dropped: dirty data
+ * leaves the pool in CLOCK order too, instead of piling up until it pins
+ * the whole pool.
  */
 static bool
 pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
@@ -168,9 +171,9 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 		return false;
 	}
 	if (f & HL_BUF_MODIFIED) {
-		m->pool_vict = b; /* written and dropped by the caller */
+		/* A dirty victim: written, then dropped. */
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
-		return false;
+		return pool_write_batch(m, &b, 1, true) != 0;
 	}
 	if (!hl_try_interlock_norefs(&b->obj.lock)) {
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
@@ -298,16 +301,6 @@ pool_writeback(struct hl_mount *m)
 	return pool_write_batch(m, batch, nb, false);
 }
 
-/* Write back and drop the dirty victim noted; 1 if it was dropped. */
-static uint32_t
-pool_write_victim(struct hl_mount *m)
-{
-	struct hl_buffer *b = m->pool_vict;
-
-	m->pool_vict = NULL;
-	return pool_write_batch(m, &b, 1, true);
-}
-
 /*
  * A reclaimer frees a little more than it needs (the slack: 1/32 of the
  * budget in whole buffers; none in pools under 32 buffers), so that the
@@ -357,8 +350,7 @@ hl__pool_reserve(struct hl_mount *m)
 			hl__stat_add(&HL_ST(m)->reclaim_failures, 1);
 			return ENOMEM;
 		}
-		/* Sweep until one buffer is released, or a dirty victim
-		 * is found (then written and dropped). */
+		/* Sweep until one buffer is released. */
 		freed = false;
 		for (steps = 0; steps < n && !freed; steps++) {
 			struct hl_obj *o;
@@ -367,13 +359,7 @@ hl__pool_reserve(struct hl_mount *m)
 				m->pool_hand = 0;
 			o = hl__tbl_obj(&m->buffers, m->pool_hand++);
 			freed = pool_reclaim_one(m, hl__obj_buffer(o));
-			if (m->pool_vict != NULL) {
-				steps++;
-				break;
-			}
 		}
-		if (m->pool_vict != NULL && pool_write_victim(m) != 0)
-			freed = true;
 		idle = freed ? 0 : idle + steps;
 	}
 	pthread_mutex_unlock(&m->pool_mtx);
