@@ -91,11 +91,12 @@ mount_init_cache(struct hl_mount *m, const struct hl_volume_header *vh, int n,
 	bbuckets = (size_t)(nbufs < pooled ? nbufs : pooled);
 	if (bbuckets > (1u << 22))
 		bbuckets = 1u << 22;
+	/* Home slots for the nodes, whose hits are the callers' hot path. */
 	if (hl__tbl_init(&m->buffers, "buffer", sizeof(struct hl_buffer), 0,
-		bbuckets) != 0 ||
+		bbuckets, false) != 0 ||
 	    hl__tbl_init(&m->nodes, "node", sizeof(struct hl_node),
 		sizeof(struct hl_node_x),
-		bbuckets * (m->buffer_size / m->node_size)) != 0)
+		bbuckets * (m->buffer_size / m->node_size), true) != 0)
 		return hl__cache_why(why, whylen, ENOMEM, "no memory");
 	pthread_mutex_init(&m->pool_mtx, NULL);
 	hl__fl_init(&m->mem_free, 0);
@@ -263,7 +264,7 @@ close_table(struct hl_mount *m, struct hl_table *t, bool buffers, char *why,
 		uint64_t off = hl__obj_key(o);
 		const char *path = "?";
 
-		if (refs == HL_REFS_DEAD)
+		if (hl__tbl_unused(o))
 			continue;
 		if (buffers) {
 			struct hl_buffer *b = hl__obj_buffer(o);
@@ -403,7 +404,7 @@ hl_mount_stats(struct hl_mount *m, struct hl_mount_stats *st)
 				   ? 1
 				   : 0;
 
-		if (refs == HL_REFS_DEAD)
+		if (hl__tbl_unused(&nd->obj))
 			continue;
 		st->nodes++;
 		st->nodes_resident += res;

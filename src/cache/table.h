@@ -47,10 +47,13 @@ HL_HIDDEN noreturn void hl__fatal(
 #define HL_TBL_HUGE_BUCKETS (1u << 16)	      /* huge pages from here */
 #define HL_TBL_WALK_LIMIT   64u	       /* lock-free hops before falling back */
 #define HL_TBL_NOKEY	    UINT64_MAX /* key of an object being discarded */
-#define HL_TBL_LINE_SLOTS   8u	       /* index entries per 64-byte line */
-#define HL_TBL_LINE_BUCKETS 8u	       /* buckets sharing an index line */
+#define HL_TBL_HOMEFREE	    (UINT64_MAX - 1) /* key of a free home slot */
+#define HL_TBL_LINE_SLOTS   8u /* index entries per 64-byte line */
+#define HL_TBL_LINE_BUCKETS 8u /* buckets sharing an index line */
 /* Tables with this many buckets or more: the index probe speculates. */
 #define HL_TBL_SPEC_BUCKETS (1u << 20)
+/* ... and tables asking for home slots have them (hl__tbl_home). */
+#define HL_TBL_HOME_BUCKETS (1u << 20)
 
 struct hl_obj {
 	struct hl_lock lock;	      /* refs: DEAD when destroyed */
@@ -92,15 +95,18 @@ struct hl_table_shard {
 struct hl_table {
 	const char *name; /* "buffer", "node": for messages */
 	size_t objsize;
-	size_t xsize;  /* each object's cold part, or 0 */
-	uint32_t mask; /* buckets - 1 */
-	bool spec;     /* index probe: speculate (hl__tbl_index_find) */
+	size_t xsize;	/* each object's cold part, or 0 */
+	uint32_t mask;	/* buckets - 1 */
+	bool spec;	/* index probe: speculate (hl__tbl_index_find) */
+	uint32_t nhome; /* home slots (mask + 1), or 0: see hl__tbl_home */
 	struct hl_obj *_Atomic *buckets;
 	struct hl_tbl_line *lines; /* the index: lines[b / LINE_BUCKETS] */
 	size_t lines_size;	   /* bytes mapped for it */
 	struct hl_table_shard *shards;
 
-	char *arena;	   /* object i at arena + i * objsize */
+	char *arena;	   /* the home slots, then the chunks' objects */
+	char *chunks;	   /* object nhome + i at chunks + i * objsize */
+	size_t hstride;	   /* bytes per home slot: object and cold part */
 	uintptr_t ebase;   /* arena - 64: an entry's object, hl__tbl_eobj */
 	size_t arena_size; /* reserved */
 
@@ -123,11 +129,15 @@ struct hl_table {
 /*
  * Object i of the table, for scans: i below a hl__tbl_nobjs() the caller
  * read (its acquire orders the object's construction before our reads).
+ * The home slots come first; a scan skips hl__tbl_unused() objects.
  */
 static inline struct hl_obj *
 hl__tbl_obj(struct hl_table *t, uint32_t i)
 {
-	return (struct hl_obj *)(t->arena + (size_t)i * t->objsize);
+	if (i < t->nhome)
+		return (struct hl_obj *)(t->arena + (size_t)i * t->hstride);
+	return (
+	    struct hl_obj *)(t->chunks + (size_t)(i - t->nhome) * t->objsize);
 }
 
 static inline uint32_t
@@ -147,6 +157,37 @@ hl__tbl_bucket(const struct hl_table *t, uint64_t key)
 {
 	/* Offsets are aligned: mix the high bits down (Fibonacci hash). */
 	return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & t->mask;
+}
+
+/*
+ * The home slot of bucket b: object b of the arena, in a table that has
+ * home slots (t->nhome != 0).  An object is placed there, when the slot
+ * is free, by hl__tbl_alloc(); it is then found by reading that one line,
+ * with no index line before it, so a hit in a table too big for the CPU
+ * caches costs one cache miss instead of two.  Objects that found their
+ * home taken live elsewhere in the arena and are found through the
+ * index.  A home slot's key word tells its state: 0, never used (the
+ * page may still be the kernel's zero page); HL_TBL_HOMEFREE, a DEAD
+ * object free for the next key of its bucket; anything else, an object
+ * with the usual life (its refs word says whether it is DEAD).  Like any
+ * object, one read through a home slot may be stale: it is validated as
+ * an index entry's is.  A slot is the object's line and, on the next
+ * line, its cold part (no allocation per slot, and no neighbour in the
+ * CPU's line pair that another thread's hits write).
+ */
+static inline struct hl_obj *
+hl__tbl_home(const struct hl_table *t, uint32_t b)
+{
+	return (struct hl_obj *)(t->arena + (size_t)b * t->hstride);
+}
+
+/* For scans over hl__tbl_obj(): a DEAD object or a never-used home slot. */
+static inline bool
+hl__tbl_unused(struct hl_obj *o)
+{
+	return atomic_load_explicit(&o->lock.refs, memory_order_relaxed) ==
+		   HL_REFS_DEAD ||
+	       hl__obj_key(o) == 0;
 }
 
 /*
@@ -252,12 +293,22 @@ hl__tbl_ref(struct hl_obj *o, bool full)
 static inline struct hl_obj *
 hl__tbl_index_ref(struct hl_table *t, uint64_t key, bool full)
 {
-	const struct hl_tbl_line *ln =
-	    &t->lines[hl__tbl_bucket(t, key) / HL_TBL_LINE_BUCKETS];
+	uint32_t b = hl__tbl_bucket(t, key);
+	const struct hl_tbl_line *ln = &t->lines[b / HL_TBL_LINE_BUCKETS];
 	uint32_t tag = hl__tbl_tag(key);
 	uint64_t e = 0;
 	struct hl_obj *o;
 	unsigned i;
+
+	/*
+	 * The key's home slot first: one line, which holds the object when
+	 * it is there.  Key 0 (no valid offset) is a never-used slot's.
+	 */
+	if (t->nhome != 0) {
+		o = hl__tbl_home(t, b);
+		if (hl__obj_key(o) == key && key != 0)
+			return hl__tbl_ref(o, full) ? o : NULL;
+	}
 
 	/*
 	 * The first entry with key's tag only: a line holds one entry per
@@ -312,10 +363,13 @@ hl__tbl_index_find(
  * hl_obj), the object type's own fields following the header.  xsize:
  * the size of a cold part kept apart from the objects (o->ext), so that
  * a type whose hits touch only the header has objects of one cache line
- * packed together (fewer pages and lines per hit); 0 for none.
+ * packed together (fewer pages and lines per hit); 0 for none.  home: a
+ * home slot per bucket (hl__tbl_home) if the table has at least
+ * HL_TBL_HOME_BUCKETS, for a table whose hits are the hot path (nbuckets
+ * slots of address space more, touched as used).
  */
 HL_HIDDEN int hl__tbl_init(struct hl_table *t, const char *name, size_t objsize,
-    size_t xsize, size_t nbuckets);
+    size_t xsize, size_t nbuckets, bool home);
 HL_HIDDEN void hl__tbl_destroy(struct hl_table *t);
 
 /*

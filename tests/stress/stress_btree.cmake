@@ -48,12 +48,12 @@ if(HL_DEBUG)
     LABELS "stress;debug" TIMEOUT 300
     PASS_REGULAR_EXPRESSION "lock-order checks on.*stress_btree: 1 passed"
     FAIL_REGULAR_EXPRESSION "FAIL|btree lock order")
-  # The B-tree stress with the speculating index probe (see
-  # stress_cache_probe_spec).
+  # The B-tree stress with the speculating index probe and home slots
+  # (see stress_cache_probe_spec).
   add_test(NAME stress_btree_probe_spec COMMAND stress_btree
     --node-size 512 --seconds 5 --seed 18)
   set_tests_properties(stress_btree_probe_spec PROPERTIES
-    LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_TBL_PROBE=spec")
+    LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_TBL_PROBE=spec;HL_TBL_HOME=on")
   # The stress sees the lock-free lookups' ordering bug: with the
   # pessimistic writer's change marks left out (HL_BTREE_INJECT=nomark,
   # honoured by debug builds only), a get can pair a parent it validated

@@ -52,12 +52,13 @@ set_tests_properties(stress_cache_watchdog PROPERTIES
   LABELS stress TIMEOUT 120
   PASS_REGULAR_EXPRESSION "WATCHDOG: thread 0 stuck.*FAIL: hang")
 
-# Debug builds: the same stress with the speculating index probe, which
-# only tables of 1M buckets or more use otherwise (HL_TBL_PROBE=spec,
-# honoured by debug builds only; src/cache/table.h).
+# Debug builds: the same stress with the speculating index probe and home
+# slots, which only tables of 1M buckets or more have otherwise
+# (HL_TBL_PROBE=spec, HL_TBL_HOME=on, honoured by debug builds only;
+# src/cache/table.h).
 if(HL_DEBUG)
   add_test(NAME stress_cache_probe_spec COMMAND ${HL_STRESS_CLI}
     --threads 16 --seconds 4 --pool-mb 1 --seed 7)
   set_tests_properties(stress_cache_probe_spec PROPERTIES
-    LABELS "stress;debug" TIMEOUT 180 ENVIRONMENT "HL_TBL_PROBE=spec")
+    LABELS "stress;debug" TIMEOUT 180 ENVIRONMENT "HL_TBL_PROBE=spec;HL_TBL_HOME=on")
 endif()
