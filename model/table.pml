@@ -19,6 +19,14 @@
  *     one (or puts the interlock back with an error), and get() fails.
  *   - a reclaimer (a pool that never blocks): try_interlock_norefs on any
  *     object, drop its data, kill it, unlink it, free it.
+ *   - with -DHOME=1, the last object is the home slot of every key (one
+ *     slot per bucket in C; one bucket here, so keys collide in it): it
+ *     is never on the free list, a free slot has the key HOMEFREE, a new
+ *     object claims it (one compare-and-swap on its key, from HOMEFREE)
+ *     before trying the free list, its destroyer frees it by storing
+ *     HOMEFREE after the word is DEAD and the object unlinked, and a
+ *     lookup reads its key first and, if it matches, references and
+ *     re-checks it as the walk does, before walking the chain.
  *
  * Atomic steps:
  *   - Every refs-word operation is one atomic step: its successful
@@ -94,6 +102,10 @@
  *                      which the discarder left CHECK) gets CHECK|LOCKED,
  *                      its kill fails, and the object is left unlinked at
  *                      word 0, outside table and free list (property 7).
+ *   BUG_HOMECLAIM_DEAD (with -DHOME=1) a miss takes the home slot when
+ *                      its word is DEAD instead of when its key is
+ *                      HOMEFREE: it can take an object killed but not yet
+ *                      unlinked and freed by its destroyer.
  * -DWITNESS=n: reachability probe n fails the run when reached (PROBE):
  *   1  a late collision (the locked search finds a live object for the
  *      key after the fresh one was revived)
@@ -108,9 +120,14 @@
  *      interlock with CHECK set)
  *   8  a failed load drops the last reference of a linked object, which
  *      is then destroyed (needs -DLOADFAIL=1)
+ *   9  a lookup is served by the home slot (needs -DHOME=1)
+ *   10 a lookup references the home slot's object for its key and the
+ *      identity re-check fails (a stale read of the slot; -DHOME=1)
+ *   11 a home slot freed by a destroyer is claimed again (-DHOME=1)
  * Configuration: -DNOBJ=2|3 -DNKEYS=1|2 -DNBUCKETS=1|2 -DNLOOKUPS=1..3
  * -DITERS=n -DRECLAIMS=n -DPRELOAD=n (objects linked and loaded at the
- * start, keys 0..n-1) -DLOADFAIL=1 (a load may fail).
+ * start, keys 0..n-1) -DLOADFAIL=1 (a load may fail) -DHOME=1 (the last
+ * object is the home slot).
  */
 
 /* ---- layout of the refs word (decimal: spin has no hex literals) ---- */
@@ -150,6 +167,9 @@
 #ifndef WITNESS
 #define WITNESS 0
 #endif
+#ifndef HOME
+#define HOME 0
+#endif
 #if RECLAIMS > 0
 #define NRECL 1
 #else
@@ -165,10 +185,16 @@
 #if PRELOAD > NKEYS || PRELOAD > NOBJ
 #error "PRELOAD: at most one preloaded object per key"
 #endif
+#if HOME && PRELOAD >= NOBJ
+#error "HOME: the home slot (the last object) starts free"
+#endif
 
 #define NIL     255			/* no object */
 #define NOKEY   255			/* key of a discarded fresh object */
 #define NOBODY  255			/* no owner */
+#define HOMEFREE 254			/* key of a free home slot */
+#define HOMEOBJ (NOBJ - 1)		/* the home slot (with -DHOME=1) */
+#define ISHOME(x) (HOME && (x) == HOMEOBJ)
 
 /* ---- shared state ---------------------------------------------------- */
 int  w[NOBJ];				/* refs words */
@@ -186,6 +212,7 @@ byte owner[NOBJ];
 byte nref[NOBJ];
 byte valid[NOBJ];
 bool onfree[NOBJ];
+bool homefreed = 0;			/* the home slot was freed once */
 byte finished = 0;
 #if WITNESS
 bool reached = 0;
@@ -449,13 +476,22 @@ inline revive(x)
  * Extra locals: byte q, i.
  */
 
-/* Push a DEAD, unlinked object on the free list (alloc mutex). */
+/*
+ * Push a DEAD, unlinked object on the free list (alloc mutex); the home
+ * slot is freed in place instead (a release store of its key).
+ */
 inline push_free(x)
 {
 	atomic {
 		assert(w[x] == DEAD && !linked[x]);
 		assert(!onfree[x]);			/* freed twice */
-		fl[nfl] = x; nfl++; onfree[x] = 1
+		if
+		:: ISHOME(x) ->
+			assert(key[x] != HOMEFREE);	/* freed twice */
+			key[x] = HOMEFREE; homefreed = 1
+		:: else ->
+			fl[nfl] = x; nfl++; onfree[x] = 1
+		fi
 	}
 }
 
@@ -532,8 +568,38 @@ inline rel(x, v)
  */
 inline get(k)
 {
+#if HOME
+	/* 0. the home slot: its key, then the walk's reference and re-check */
+	if
+	:: atomic { key[HOMEOBJ] != k -> skip }
+	:: atomic { key[HOMEOBJ] == k -> skip };
+	   ref_live(HOMEOBJ);
+	   if
+	   :: r ->
+		r = false;
+		ok = (key[HOMEOBJ] == k);
+		ok = (ok && linked[HOMEOBJ]);
+		if
+		:: ok ->
+			ok = false; o = HOMEOBJ;
+			PROBE(9, true)
+			skip
+		:: else ->
+			PROBE(10, true)
+			rel(HOMEOBJ, false)
+		fi
+	   :: else -> skip
+	   fi
+	fi;
+	/* 1. lock-free walk, unless the home slot served */
+	if
+	:: o != NIL -> p = NIL
+	:: else -> p = head[B(k)]
+	fi;
+#else
 	/* 1. lock-free walk */
 	p = head[B(k)];
+#endif
 	do
 	:: p == NIL || hops >= WALK_LIMIT -> break
 	:: else ->
@@ -621,15 +687,33 @@ inline get(k)
 inline miss(k)
 {
 	atomic {
+		f = NIL;
+#if HOME
+		/* the home slot first: one compare-and-swap on its key */
 		if
-		:: nfl > 0 ->
+#ifdef BUG_HOMECLAIM_DEAD
+		:: w[HOMEOBJ] == DEAD ->
+#else
+		:: key[HOMEOBJ] == HOMEFREE ->
+#endif
+			f = HOMEOBJ; key[f] = k;
+			assert(w[f] == DEAD && !linked[f]);
+			assert(nref[f] == 0);		/* property 4 */
+			assert(!data[f]);
+			PROBE(11, homefreed)
+			hnext[f] = NIL
+		:: else -> skip
+		fi;
+#endif
+		if
+		:: f == NIL && nfl > 0 ->
 			nfl--; f = fl[nfl]; fl[nfl] = 0;
 			assert(onfree[f]); onfree[f] = 0;
 			assert(w[f] == DEAD && !linked[f]);
 			assert(nref[f] == 0);		/* property 4 */
 			assert(!data[f]);
 			hnext[f] = NIL
-		:: else -> f = NIL			/* table full */
+		:: else -> skip			/* f == NIL: table full */
 		fi
 	};
 	if
@@ -846,7 +930,7 @@ end:	if
  */
 proctype final()
 {
-	byte j, nd, nl, q, hops;
+	byte j, nd, nh, nl, q, hops;
 
 	finished == NWORKERS;
 	atomic {
@@ -856,7 +940,10 @@ proctype final()
 			assert(owner[j] == NOBODY && nref[j] == 0 &&
 			       valid[j] == 0);
 			if
-			:: w[j] == DEAD ->
+			:: w[j] == DEAD && ISHOME(j) ->
+				assert(!linked[j] && key[j] == HOMEFREE);
+				nh++
+			:: w[j] == DEAD && !ISHOME(j) ->
 				assert(!linked[j] && onfree[j]); nd++
 			:: else ->
 				assert(w[j] == 0 && linked[j] && data[j] &&
@@ -881,7 +968,7 @@ proctype final()
 			j++
 		:: else -> break
 		od;
-		assert(nl + nd == NOBJ)
+		assert(nl + nd + nh == NOBJ)
 	}
 }
 
@@ -905,7 +992,9 @@ init
 				key[j] = j; linked[j] = 1; data[j] = 1;
 				w[j] = 0;
 				hnext[j] = head[B(j)]; head[B(j)] = j
-			:: else ->
+			:: j >= PRELOAD && ISHOME(j) ->
+				key[j] = HOMEFREE; hnext[j] = NIL; w[j] = DEAD
+			:: j >= PRELOAD && !ISHOME(j) ->
 				key[j] = NOKEY; hnext[j] = NIL; w[j] = DEAD;
 				fl[nfl] = j; nfl++; onfree[j] = 1
 			fi;
