@@ -470,42 +470,38 @@ bt_get_optimistic(
 
 /*
  * The lock-free walk found the child at miss->coff not resident.  Load it
- * below its parent instead of descending from the root: reference and
- * lock the parent shared, check that it is still the node peeked with the
- * same version (then the child is still its child, and stays so while we
- * hold the lock), then load and lock the child and let the parent go:
- * the same coupling as bt_descend_sh(), from the parent down, so that a
- * miss does not take the tree's root lock and the root node's words,
- * which every thread's misses would otherwise pass back and forth.
- * Returns the answer, EAGAIN (parent changed, or the child was an
- * internal node, or valp is NULL: loaded, walk again), or a load error.
+ * and lock it shared without holding its parent, then check the parent
+ * again (hl_peek_valid): if the parent is still the node peeked, with the
+ * same version, no change of it began since the walk read the offset, so
+ * the offset named its child all along, and the child's bytes read under
+ * its lock are the answer.  A writer that splits or removes a child
+ * marks the parent first (its change is in progress, or counted, before
+ * the child changes), which the check sees.  Taking the parent's
+ * reference and lock instead wrote its refs and lockval on every miss:
+ * a level-1 node's line that both threads' misses passed back and forth.
+ * If the parent changed, the child loaded may be one its parent no longer
+ * names, or a deleted node read from a stale offset: harmless, it is
+ * released and stays an ordinary idle node (a later allocation of that
+ * offset makes it new), and the walk runs again; a load error counts
+ * only if the parent did not change.  Returns the answer, EAGAIN (parent
+ * changed, or the child was an internal node, or valp is NULL: loaded,
+ * walk again), or a load error.
  */
 static int
 bt_get_below(struct hl_btree *bt, const struct bt_miss *miss, uint64_t key,
     uint64_t *valp)
 {
-	struct hl_node *p, *c;
+	struct hl_node *c;
 	struct hl_trans t;
 	int error;
 	unsigned i;
 	void *d;
 
 	hl_trans_init(&t, bt->m);
-	p = hl_get_node(&t, miss->poff, false, &error);
-	if (p == NULL)
-		return EAGAIN; /* let the locked descent report it */
-	bt_lock(bt, hl_node_lock(p), miss->level, false);
-	if (p != miss->parent.node || !hl_peek_valid(&miss->parent)) {
-		bt_put(bt, p, miss->level);
-		return EAGAIN;
-	}
 	c = hl_get_node(&t, miss->coff, false, &error);
-	if (c == NULL) {
-		bt_put(bt, p, miss->level);
-		return error;
-	}
+	if (c == NULL)
+		return hl_peek_valid(&miss->parent) ? error : EAGAIN;
 	bt_lock(bt, hl_node_lock(c), miss->level + 1, false);
-	bt_put(bt, p, miss->level);
 	if ((error = bt_node_ok(c)) == 0) {
 		d = hl_node_data(c);
 		if (bt_type(d) != HL_NODE_LEAF || valp == NULL) {
@@ -520,6 +516,9 @@ bt_get_below(struct hl_btree *bt, const struct bt_miss *miss, uint64_t key,
 			}
 		}
 	}
+	/* After the reads under the lock (the fence in hl_peek_valid). */
+	if (!hl_peek_valid(&miss->parent))
+		error = EAGAIN;
 	bt_put(bt, c, miss->level + 1);
 	return error;
 }
