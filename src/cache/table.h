@@ -172,8 +172,7 @@ hl__tbl_bucket(const struct hl_table *t, uint64_t key)
  * with the usual life (its refs word says whether it is DEAD).  Like any
  * object, one read through a home slot may be stale: it is validated as
  * an index entry's is.  A slot is the object's line and, on the next
- * line, its cold part (no allocation per slot, and no neighbour in the
- * CPU's line pair that another thread's hits write).
+ * line, its cold part (no allocation per slot; 128 bytes a bucket).
  */
 static inline struct hl_obj *
 hl__tbl_home(const struct hl_table *t, uint32_t b)
