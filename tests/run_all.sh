@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run_all.sh - everything CI runs: the test suite in five builds (plain,
 # portable sleep backend, ASan+UBSan with debug checks, TSan with each
-# sleep backend), the spin model with its injected bugs, a benchmark
-# smoke run and a formatting check.  Ends with "N passed, N failed".
+# sleep backend, the futex one with debug checks too, so that the
+# debug-only variants such as the home-slot ones run under TSan), the
+# spin models with their injected bugs, a benchmark smoke run and a
+# formatting check.  Ends with "N passed, N failed".
 #
 #   tests/run_all.sh [--quick]     --quick: plain build only, no sanitizers
 set -uo pipefail
@@ -54,8 +56,8 @@ if [ $quick = 0 ]; then
 	step "plain (parking)" build_and_test build/ci-parking -DHL_SLEEP=parking
 	step "asan+ubsan, debug (futex)" build_and_test build/ci-asan \
 		-DHL_SANITIZE=address -DHL_DEBUG=ON -DHL_BUILD_BENCH=OFF
-	step "tsan (futex)" build_and_test build/ci-tsan \
-		-DHL_SANITIZE=thread -DHL_BUILD_BENCH=OFF
+	step "tsan, debug (futex)" build_and_test build/ci-tsan \
+		-DHL_SANITIZE=thread -DHL_DEBUG=ON -DHL_BUILD_BENCH=OFF
 	step "tsan (parking)" build_and_test build/ci-tsan-parking \
 		-DHL_SANITIZE=thread -DHL_SLEEP=parking -DHL_BUILD_BENCH=OFF
 	step "spin model" model/check.sh
