@@ -171,9 +171,12 @@ pool_reclaim_one(struct hl_mount *m, struct hl_buffer *b)
 		return false;
 	}
 	if (f & HL_BUF_MODIFIED) {
-		/* A dirty victim: written, then dropped. */
+		/* A dirty victim: written, then dropped; deferred only if
+		 * that could not be done (a reference came in, a failure). */
+		if (pool_write_batch(m, &b, 1, true) != 0)
+			return true;
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
-		return pool_write_batch(m, &b, 1, true) != 0;
+		return false;
 	}
 	if (!hl_try_interlock_norefs(&b->obj.lock)) {
 		hl__stat_add(&HL_ST(m)->reclaim_deferred, 1);
