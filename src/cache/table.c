@@ -322,8 +322,7 @@ hl__tbl_lookup(struct hl_table *t, uint64_t key)
 	uint32_t tag = hl__tbl_tag(key);
 	struct hl_obj *o;
 
-	if (t->nhome != 0 && key != 0 &&
-	    hl__obj_key(o = hl__tbl_home(t, b)) == key)
+	if ((o = hl__tbl_home_find(t, b, key)) != NULL)
 		return o;
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
 		uint64_t e =

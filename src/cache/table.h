@@ -180,6 +180,22 @@ hl__tbl_home(const struct hl_table *t, uint32_t b)
 	return (struct hl_obj *)(t->arena + (size_t)b * t->hstride);
 }
 
+/*
+ * The object in bucket b's home slot if its key is key, else NULL (also
+ * in a table without home slots).  Key 0, no valid offset, is a
+ * never-used slot's.
+ */
+static inline struct hl_obj *
+hl__tbl_home_find(const struct hl_table *t, uint32_t b, uint64_t key)
+{
+	struct hl_obj *o;
+
+	if (t->nhome == 0 || key == 0)
+		return NULL;
+	o = hl__tbl_home(t, b);
+	return hl__obj_key(o) == key ? o : NULL;
+}
+
 /* For scans over hl__tbl_obj(): a DEAD object or a never-used home slot. */
 static inline bool
 hl__tbl_unused(struct hl_obj *o)
@@ -299,15 +315,9 @@ hl__tbl_index_ref(struct hl_table *t, uint64_t key, bool full)
 	struct hl_obj *o;
 	unsigned i;
 
-	/*
-	 * The key's home slot first: one line, which holds the object when
-	 * it is there.  Key 0 (no valid offset) is a never-used slot's.
-	 */
-	if (t->nhome != 0) {
-		o = hl__tbl_home(t, b);
-		if (hl__obj_key(o) == key && key != 0)
-			return hl__tbl_ref(o, full) ? o : NULL;
-	}
+	/* The key's home slot first: one line, the object's own. */
+	if ((o = hl__tbl_home_find(t, b, key)) != NULL)
+		return hl__tbl_ref(o, full) ? o : NULL;
 
 	/*
 	 * The first entry with key's tag only: a line holds one entry per
