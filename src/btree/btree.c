@@ -374,22 +374,22 @@ bt_rootver_idle(uint64_t v)
 /*
  * Where the lock-free walk stopped because a node was not resident: the
  * node it came from (validated after reading the child's offset, so that
- * was its child then), that node's level and offset, and the child's.
+ * was its child then), that node's level, and the child's offset.
  */
 struct bt_miss {
 	struct hl_node_peek parent;
-	uint64_t poff, coff;
+	uint64_t coff;
 	int level;
 };
 
 #define BT_NOTRESIDENT (-1) /* not an errno: see struct bt_miss */
 
 /*
- * The start of a lock-free walk: peek the root node (*cur) at *rootp.
- * 0, ENOENT (the tree is empty), or EAGAIN (a root change raced).
+ * The start of a lock-free walk: peek the root node (*cur).  0, ENOENT
+ * (the tree is empty), or EAGAIN (a root change raced).
  */
 static int
-bt_opt_root(struct hl_btree *bt, struct hl_node_peek *cur, uint64_t *rootp)
+bt_opt_root(struct hl_btree *bt, struct hl_node_peek *cur)
 {
 	uint64_t rv, root;
 
@@ -409,19 +409,17 @@ bt_opt_root(struct hl_btree *bt, struct hl_node_peek *cur, uint64_t *rootp)
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&bt->rootver, memory_order_relaxed) != rv)
 		return EAGAIN;
-	*rootp = root;
 	return 0;
 }
 
-/* The walk stopped at parent *cur (level, offset poff): child is absent. */
+/* The walk stopped at parent *cur (at level): child is absent. */
 static int
-bt_opt_miss(struct bt_miss *miss, const struct hl_node_peek *cur, uint64_t poff,
+bt_opt_miss(struct bt_miss *miss, const struct hl_node_peek *cur,
     uint64_t child, int level)
 {
 	if (!hl_peek_valid(cur))
 		return EAGAIN;
 	miss->parent = *cur;
-	miss->poff = poff;
 	miss->coff = child;
 	miss->level = level;
 	return BT_NOTRESIDENT;
@@ -436,13 +434,12 @@ bt_get_optimistic(
     struct hl_btree *bt, uint64_t key, uint64_t *valp, struct bt_miss *miss)
 {
 	struct hl_node_peek cur, nxt;
-	uint64_t root, out;
+	uint64_t out;
 	int error, level;
 
-	error = bt_opt_root(bt, &cur, &root);
+	error = bt_opt_root(bt, &cur);
 	if (error != 0)
 		return error;
-	miss->coff = root;
 	for (level = 0; level < BT_MAXDEPTH; level++) {
 		switch (bt_opt_step(cur.data, key, bt->maxelm, &out)) {
 		case BT_O_CHILD:
@@ -450,10 +447,9 @@ bt_get_optimistic(
 				if (!hl_peek_valid(&cur))
 					return EAGAIN;
 				cur = nxt;
-				miss->coff = out;
 				continue;
 			}
-			return bt_opt_miss(miss, &cur, miss->coff, out, level);
+			return bt_opt_miss(miss, &cur, out, level);
 		case BT_O_FOUND:
 			if (!hl_peek_valid(&cur))
 				return EAGAIN;
@@ -1224,24 +1220,22 @@ cursor_fill_opt(struct hl_btree_cursor *c, uint64_t from, uint64_t *ubp,
 {
 	struct hl_btree *bt = c->bt;
 	struct hl_node_peek cur, nxt;
-	uint64_t off, child, ub = UINT64_MAX, nub = UINT64_MAX;
+	uint64_t child, ub = UINT64_MAX, nub = UINT64_MAX;
 	int error, level, n;
 
-	if ((error = bt_opt_root(bt, &cur, &off)) != 0)
+	if ((error = bt_opt_root(bt, &cur)) != 0)
 		return error;
 	for (level = 0; level < BT_MAXDEPTH; level++) {
 		switch (
 		    bt_opt_child_ub(cur.data, from, bt->maxelm, &child, &nub)) {
 		case BT_O_CHILD:
 			if (!hl_peek_node(bt->m, child, &nxt))
-				return bt_opt_miss(
-				    miss, &cur, off, child, level);
+				return bt_opt_miss(miss, &cur, child, level);
 			if (!hl_peek_valid(&cur))
 				return EAGAIN;
 			if (nub < ub)
 				ub = nub;
 			cur = nxt;
-			off = child;
 			continue;
 		case BT_O_FOUND:
 			n = bt_opt_copy(cur.data, from, bt->maxelm, c->keys,
