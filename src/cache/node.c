@@ -182,6 +182,14 @@ node_dispose(struct hl_node *n, bool locked)
 static __attribute__((noinline)) void
 node_rel_slow(struct hl_node *n, uint32_t lv)
 {
+	if (HL_UNLIKELY(lv & HL_REFS_DEAD)) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg),
+		    "release of node %#llx, which is destroyed",
+		    (unsigned long long)hl__obj_key(&n->obj));
+		hl__fatal("hl_rel_node", &n->obj.lock, msg);
+	}
 	if (lv == 2 || !hl_rel_interlock(&n->obj.lock, false)) {
 		if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
 			(void)node_try_evict(n); /* last user of a dying node */
@@ -190,8 +198,38 @@ node_rel_slow(struct hl_node *n, uint32_t lv)
 	node_dispose(n, false);
 }
 
-void
-hl_rel_node(struct hl_node *n)
+/*
+ * Debug builds: n is a node the caller got from hl_get_node() (or
+ * hl_ref_node()) and still holds, so it is loaded and resident, and its
+ * word counts the caller's reference and the cache's: fatal, naming the
+ * node, if not.  Not for a lookup's release of an object that turned out
+ * to be another key's (hl__node_release_obj): that one may be anything.
+ */
+static void
+node_check_held(struct hl_node *n, const char *func)
+{
+	uint32_t lv, f;
+
+	if (!hl_debug_enabled())
+		return;
+	lv = atomic_load_explicit(&n->obj.lock.refs, memory_order_relaxed);
+	f = node_flags(n);
+	if ((lv & HL_REFS_DEAD) || (lv & HL_REFS_COUNT_MASK) < 2 ||
+	    (f & HL_NODE_F_RESIDENT) == 0 || node_ondisk(n) == NULL) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+		    "node %#llx held by a user is not resident with the "
+		    "cache's reference (flags %#x)",
+		    (unsigned long long)hl__obj_key(&n->obj), f);
+		hl__fatal(func, &n->obj.lock, msg);
+	}
+}
+
+/* Drop a reference taken by a lookup, whatever the object turned out
+ * to be (see hl_rel_node). */
+static void
+node_rel(struct hl_node *n)
 {
 	uint32_t lv = 2;
 
@@ -210,9 +248,16 @@ hl_rel_node(struct hl_node *n)
 }
 
 void
+hl_rel_node(struct hl_node *n)
+{
+	node_check_held(n, "hl_rel_node");
+	node_rel(n);
+}
+
+void
 hl__node_release_obj(struct hl_obj *o)
 {
-	hl_rel_node(hl__obj_node(o));
+	node_rel(hl__obj_node(o));
 }
 
 void
@@ -325,7 +370,7 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 	int error;
 
 	if (o != NULL && !hl__tbl_is(o, offset)) {
-		hl_rel_node(hl__obj_node(o)); /* a torn or stale index entry */
+		node_rel(hl__obj_node(o)); /* a torn or stale index entry */
 		o = NULL;
 	}
 	if (o == NULL) {
@@ -374,6 +419,7 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 		*errorp = error;
 		return NULL;
 	}
+	node_check_held(n, "hl_get_node");
 	node_mark_used(n);
 	*errorp = 0;
 	return n;
@@ -395,6 +441,7 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 	 * the loader's writes before our reads of the node.
 	 */
 	if (HL_LIKELY(o != NULL && !isnew && hl__tbl_is(o, offset))) {
+		node_check_held(hl__obj_node(o), "hl_get_node");
 		node_mark_used(hl__obj_node(o));
 		*errorp = 0;
 		return hl__obj_node(o);

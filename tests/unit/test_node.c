@@ -1315,6 +1315,44 @@ test_leak(void)
 	passed("unmount reports a leaked node reference, not resident ones");
 }
 
+static struct hl_node *dr_node;
+
+static void
+dr_release(void *arg)
+{
+	(void)arg;
+	hl_rel_node(dr_node);
+}
+
+/*
+ * A user's release once too often takes the cache's reference of a
+ * resident node; debug builds stop it there, naming the node, before the
+ * node can be unloaded and destroyed under another holder.
+ */
+static void
+test_double_release(void)
+{
+	struct hl_mount *m;
+	struct hl_trans t;
+
+	if (!hl_debug_enabled()) {
+		printf("  skip: double release (a debug-build check)\n");
+		return;
+	}
+	make_fs();
+	m = mount_with(NULL, 0, false);
+	hl_trans_init(&t, m);
+	dr_node = get_node_ok(&t, NOFF(1, 3), false);
+	hl_rel_node(dr_node);
+	HT_UNIT_REFS(hl_node_lock(dr_node), 1);
+	HT_CHECK(ht_expect_fatal(dr_release, NULL,
+		     "0x2000000000007000 held by a user is not resident"),
+	    "a second release of a node is not reported");
+	HT_UNIT_REFS(hl_node_lock(dr_node), 1); /* the word is untouched */
+	unmount_clean(m);
+	passed("a node released once too often is reported, by offset");
+}
+
 /* Node slot `slot' of buffer `bi' in test_pool_evicts_nodes(): its byte. */
 #define PEBYTE(bi, slot) (0x60 + 4 * (bi) + (slot))
 
@@ -1696,6 +1734,7 @@ main(int argc, char **argv)
 	test_threads(seed);
 	test_index_serves_hits();
 	test_leak();
+	test_double_release();
 	test_del_node_range();
 	test_pool_evicts_nodes();
 	test_peek();
