@@ -138,10 +138,15 @@ node_try_evict(struct hl_node *n)
 {
 	if (!hl_try_rel_interlock(&n->obj.lock))
 		return false;
+	hl__race_window(); /* a lookup may reference it now */
 	if ((node_flags(n) & HL_NODE_F_RESIDENT) == 0) {
-		/* That was a user's reference after all: put it back. */
+		/*
+		 * That was a user's reference after all: put it back.  Not
+		 * loaded: a lookup that came in meanwhile must load it, so
+		 * CHECK stays (ENODATA).
+		 */
 		hl_ref(&n->obj.lock);
-		hl_put_interlock(&n->obj.lock, 0);
+		hl_put_interlock(&n->obj.lock, ENODATA);
 		return false;
 	}
 	node_dispose(n, false);
@@ -152,6 +157,13 @@ node_try_evict(struct hl_node *n)
  * The interlock is held (1->0, or the failure path with locked): unload,
  * then destroy or end the interlock.  Releases the buffer reference last,
  * outside the node's interlock.
+ *
+ * A loaded node unloads even if a lookup has referenced it since the
+ * count reached 0: the cache's reference is gone with that 0, and the
+ * lookup's 0->1 set CHECK, which ending the interlock keeps, so it loads
+ * the node again (with a new cache reference).  Left loaded, the node
+ * would be handed to the lookup as resident without the cache's
+ * reference, and a later eviction would take its user's.
  */
 static void
 node_dispose(struct hl_node *n, bool locked)
@@ -159,12 +171,12 @@ node_dispose(struct hl_node *n, bool locked)
 	struct hl_buffer *b = NULL;
 	bool idle = hl_norefs(&n->obj.lock);
 
-	if (idle && node_ondisk(n) != NULL) {
+	if (node_ondisk(n) != NULL) {
 		b = atomic_load_explicit(
 		    &hl__node_x(n)->buffer, memory_order_relaxed);
 		node_unload(n);
 	}
-	if (idle && (node_ondisk(n) == NULL) &&
+	if (idle &&
 	    ((node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) ||
 		!atomic_load_explicit(&n->obj.linked, memory_order_relaxed)))
 		node_destroy(n);
@@ -699,9 +711,12 @@ hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 	if (hl_try_rel_interlock(&o->lock)) {
 		if ((node_flags(n) & HL_NODE_F_RESIDENT) == 0 ||
 		    hl__obj_key(o) != off) {
-			/* A user's only reference: give it back. */
+			/* A user's only reference, or another key's
+			 * resident node: give it back (CHECK for a lookup
+			 * that came in, if it is not loaded). */
 			hl_ref(&o->lock);
-			hl_put_interlock(&o->lock, 0);
+			hl_put_interlock(&o->lock,
+			    (node_flags(n) & HL_NODE_F_RESIDENT) ? 0 : ENODATA);
 			return 1;
 		}
 		b = atomic_load_explicit(

@@ -2,6 +2,7 @@
 /*
  * diag.c - the fatal handler, process-wide counters and lock dumps.
  */
+#include <sched.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -21,6 +22,24 @@ default_fatal(const char *func, const struct hl_lock *l, uint32_t refs,
 }
 
 static _Atomic(hl_fatal_fn) fatal_fn = default_fatal;
+
+void
+hl__race_window(void)
+{
+	static _Atomic int on = -1; /* not read from the environment yet */
+	const char *e;
+	int v;
+
+	if (!hl_debug)
+		return;
+	if ((v = atomic_load_explicit(&on, memory_order_relaxed)) < 0) {
+		e = getenv("HL_RACE_YIELD");
+		v = e != NULL && e[0] == '1';
+		atomic_store_explicit(&on, v, memory_order_relaxed);
+	}
+	if (v)
+		sched_yield();
+}
 
 hl_fatal_fn
 hl_set_fatal_handler(hl_fatal_fn fn)

@@ -17,6 +17,7 @@
  * Options: --seed N (or HL_SEED) for the small threaded case.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -1159,6 +1160,105 @@ test_threads(uint64_t seed)
 }
 
 /*
+ * Users' last releases of marked nodes race new lookups: a flusher marks
+ * the nodes of two buffers in use (hl_flush_buffer_nodes() gives each
+ * such node HL_NODE_F_FLUSH) and evicts the idle ones, so that the users'
+ * releases evict too (node_try_evict) while other threads get the same
+ * nodes.  An eviction that a lookup got into must still unload the node:
+ * it has given up the cache's reference, and a node left loaded without
+ * it was then handed to the lookup as resident, to be evicted again under
+ * its user (debug builds: node_check_held; release builds: a release of
+ * a destroyed node, or wrong data).
+ */
+struct fracer {
+	struct hl_mount *m;
+	uint64_t rng;
+	int iters;
+	_Atomic bool *stop;
+};
+
+static void *
+fracer_user(void *arg)
+{
+	struct fracer *r = arg;
+	struct hl_trans t;
+	int error;
+
+	hl_trans_init(&t, r->m);
+	for (int i = 0; i < r->iters; i++) {
+		unsigned bi = 10 + ht_rand_below(&r->rng, 2);
+		unsigned slot = ht_rand_below(&r->rng, BUFSZ / NODESZ);
+		struct hl_node *n =
+		    hl_get_node(&t, NOFF(bi, slot), false, &error);
+
+		HT_CHECK(n != NULL, "get_node: %d", error);
+		HT_CHECK(hl_node_offset(n) == NOFF(bi, slot) &&
+			     hl_node_data(n) != NULL &&
+			     payload_is(hl_node_data(n),
+				 0x30 + (int)(bi * 4 + slot), 8),
+		    "node %u/%u: wrong or unloaded", bi, slot);
+		if (ht_rand_below(&r->rng, 8) == 0)
+			sched_yield();
+		hl_rel_node(n);
+	}
+	return NULL;
+}
+
+static void *
+fracer_flusher(void *arg)
+{
+	struct fracer *r = arg;
+	int error;
+
+	while (!atomic_load(r->stop)) {
+		unsigned bi = 10 + ht_rand_below(&r->rng, 2);
+		struct hl_buffer *b =
+		    hl_get_buffer(r->m, BOFF(bi), 0, false, &error);
+
+		HT_CHECK(b != NULL, "get_buffer: %d", error);
+		(void)hl_flush_buffer_nodes(b);
+		hl_rel_buffer(b);
+	}
+	return NULL;
+}
+
+static void
+test_flush_races(uint64_t seed)
+{
+	enum { NU = 8, NF = 2 };
+	struct fracer r[NU + NF];
+	pthread_t td[NU + NF];
+	_Atomic bool stop = false;
+	struct hl_mount *m;
+
+	make_fs();
+	for (unsigned bi = 10; bi < 12; bi++)
+		for (unsigned s = 0; s < BUFSZ / NODESZ; s++)
+			put_valid_node(
+			    NOFF(bi, s), 0x30 + (int)(bi * 4 + s), 8, 1);
+	m = mount_with(NULL, 0, false);
+	for (int i = 0; i < NU + NF; i++) {
+		r[i].m = m;
+		r[i].rng = ht_rng_stream(seed, 100 + (uint64_t)i);
+		r[i].iters = 20000;
+		r[i].stop = &stop;
+		td[i] =
+		    ht_unit_spawn(i < NU ? fracer_user : fracer_flusher, &r[i]);
+	}
+	for (int i = 0; i < NU; i++)
+		ht_unit_join(td[i]);
+	atomic_store(&stop, true);
+	for (int i = NU; i < NU + NF; i++)
+		ht_unit_join(td[i]);
+	HT_CHECK(mst(m).nodes_referenced == 0 && mst(m).buffers_referenced == 0,
+	    "references left: nodes %llu buffers %llu",
+	    U(mst(m).nodes_referenced), U(mst(m).buffers_referenced));
+	unmount_clean(m);
+	passed("last releases of flushed nodes racing lookups: no lost "
+	       "cache reference");
+}
+
+/*
  * The table's index answers the hits: once every node is loaded (and so
  * indexed: the test's table is far from full), getting each again is
  * served without a chain walk, with either index probe (the debug-only
@@ -1715,6 +1815,9 @@ main(int argc, char **argv)
 {
 	uint64_t seed = ht_seed(argc, argv);
 
+	/* Debug builds: widen the library's marked race windows. */
+	setenv("HL_RACE_YIELD", "1", 1);
+
 	strcpy(dir, "/tmp/hl-node-XXXXXX");
 	HT_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	atexit(cleanup);
@@ -1732,6 +1835,7 @@ main(int argc, char **argv)
 	test_node_read_error();
 	test_readonly_new();
 	test_threads(seed);
+	test_flush_races(seed);
 	test_index_serves_hits();
 	test_leak();
 	test_double_release();
