@@ -80,6 +80,7 @@ buf_dispose(struct hl_buffer *b, bool locked)
 	struct hl_mount *m = b->mount;
 	uint32_t f = buf_flags(b);
 
+	hl__race_window(); /* a lookup may reference it now */
 	if (!hl_norefs(&b->obj.lock)) {
 		hl_rel_interlock_done(&b->obj.lock, locked);
 		return;
@@ -257,6 +258,7 @@ hl_get_buffer(struct hl_mount *m, uint64_t offset, uint32_t bytes, bool isnew,
 			*errorp = ENOMEM;
 			return NULL;
 		}
+		hl__race_window(); /* stale lookups may read it (DEAD) */
 		b = hl__obj_buffer(fresh);
 		b->mount = m;
 		b->vol = v;

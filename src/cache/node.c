@@ -98,6 +98,7 @@ node_destroy(struct hl_node *n)
 	struct hl_mount *m = hl__node_x(n)->mount;
 
 	hl__node_uncache_all(n);
+	hl__race_window(); /* a lookup may reference it now */
 	if (hl__tbl_kill(&m->nodes, &n->obj)) {
 		hl__stat_add(&HL_ST(m)->node_destroys, 1);
 		return;
@@ -253,6 +254,7 @@ node_rel(struct hl_node *n)
 	 */
 	if (HL_LIKELY(atomic_compare_exchange_strong_explicit(&n->obj.lock.refs,
 		&lv, 1, memory_order_release, memory_order_relaxed)) &&
+	    (hl__race_window(), true) &&
 	    HL_LIKELY(
 		(node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) == 0))
 		return;
@@ -307,6 +309,7 @@ node_load(struct hl_trans *t, struct hl_node *n, bool isnew)
 	b = hl_get_buffer(m, off, 0, false, &error);
 	if (b == NULL)
 		goto fail;
+	hl__race_window(); /* lookups wait for our interlock */
 	slot = (unsigned)((off & (m->buffer_size - 1)) / m->node_size);
 	p = (uint8_t *)hl_buffer_data(b) + (off & (m->buffer_size - 1));
 	/* New, or modified in memory and not yet sealed: nothing to check. */
@@ -403,6 +406,7 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 			*errorp = ENOMEM;
 			return NULL;
 		}
+		hl__race_window(); /* stale lookups may read it (DEAD) */
 		n = hl__obj_node(fresh);
 		x = hl__node_x(n);
 		x->mount = m;
@@ -640,11 +644,12 @@ hl_ref_node_safe(struct hl_trans *t, struct hl_node_cache *c, int *errorp)
 		}
 		if (!hl_ref_live(&n->obj.lock))
 			continue; /* dying: its caches are being cleared */
+		hl__race_window();
 		/* Still cached here (so still that node)? */
 		if (atomic_load_explicit(&c->node, memory_order_acquire) == n &&
 		    atomic_load_explicit(&n->obj.linked, memory_order_relaxed))
 			break;
-		hl_rel_node(n);
+		node_rel(n); /* a lookup's reference, whatever n is now */
 	}
 	if (hl_check_interlock(&n->obj.lock)) {
 		*errorp = node_load(t, n, false);
@@ -699,6 +704,7 @@ hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 		return 1;
 	}
 	if (hl_try_interlock_norefs(&o->lock)) {
+		hl__race_window();
 		if (hl__obj_key(o) != off ||
 		    !atomic_load_explicit(&o->linked, memory_order_relaxed) ||
 		    node_ondisk(n) != NULL) {
@@ -709,6 +715,7 @@ hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 		return 0;
 	}
 	if (hl_try_rel_interlock(&o->lock)) {
+		hl__race_window();
 		if ((node_flags(n) & HL_NODE_F_RESIDENT) == 0 ||
 		    hl__obj_key(o) != off) {
 			/* A user's only reference, or another key's

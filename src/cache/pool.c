@@ -128,6 +128,7 @@ pool_drop(struct hl_mount *m, struct hl_buffer *b)
 		return false;
 	}
 	hl__buffer_drop_data(b);
+	hl__race_window(); /* a lookup may reference it now */
 	hl__stat_add(&HL_ST(m)->reclaims, 1);
 	hl__flush_buffer_nodes(
 	    m, hl__obj_key(&b->obj), HL_FLUSH_TEARDOWN | HL_FLUSH_FAST);

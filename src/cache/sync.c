@@ -26,6 +26,7 @@ sync_ref(struct hl_mount *m, struct hl_buffer *b)
 {
 	if (!hl_ref_live(&b->obj.lock))
 		return false;
+	hl__race_window(); /* it may have changed identity */
 	if (!atomic_load_explicit(&b->obj.linked, memory_order_relaxed)) {
 		hl_rel_buffer(b);
 		return false;

@@ -515,6 +515,7 @@ tbl_unlink_free(struct hl_table *t, struct hl_obj *o)
 	struct hl_obj *_Atomic *pp;
 	struct hl_obj *p;
 
+	hl__race_window(); /* DEAD, still on its chain for lookups */
 	if (atomic_load_explicit(&o->linked, memory_order_relaxed)) {
 		b = hl__tbl_bucket(t, hl__obj_key(o));
 		mtx = tbl_shard(t, b);
@@ -557,6 +558,7 @@ hl__tbl_discard(struct hl_table *t, struct hl_obj *fresh)
 {
 	/* Not the object for any key from now on; then drop our hold. */
 	atomic_store_explicit(&fresh->key, HL_TBL_NOKEY, memory_order_relaxed);
+	hl__race_window(); /* a stale lookup may hold it */
 	if (hl_rel_interlock(&fresh->lock, true) && hl_norefs(&fresh->lock) &&
 	    hl__tbl_kill(t, fresh))
 		return;

@@ -31,6 +31,7 @@
 
 #include <hammerlock.h>
 
+#include "../core/race.h"
 #include "../core/stripe.h"
 #include "freelist.h"
 
@@ -39,8 +40,6 @@
 /* The core's misuse report (src/core/diag.c); never returns. */
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
-/* The core's race-window widener for tests (src/core/internal.h). */
-HL_HIDDEN void hl__race_window(void);
 
 #define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
 #define HL_TBL_CHUNK	    1024u /* objects per allocation chunk */

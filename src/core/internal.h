@@ -10,6 +10,7 @@
 
 #include <hammerlock.h>
 
+#include "race.h"
 #include "stripe.h"
 
 /*
@@ -35,13 +36,6 @@ hl__self(void)
 /* Report misuse of `l' from `func' and abort; never returns. */
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
-
-/*
- * Debug builds with HL_RACE_YIELD=1 in the environment: give up the CPU
- * here.  Called inside race windows too narrow for a test to hit by
- * chance, so that a test's other threads run in them.  Nothing otherwise.
- */
-HL_HIDDEN void hl__race_window(void);
 
 /* Which word of a lock a sleeper waits on. */
 enum hl_word { HL_WORD_REFS, HL_WORD_LOCKVAL };

@@ -54,6 +54,12 @@ if(HL_DEBUG)
     --node-size 512 --seconds 5 --seed 18)
   set_tests_properties(stress_btree_probe_spec PROPERTIES
     LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_TBL_PROBE=spec;HL_TBL_HOME=on")
+  # The B-tree stress with the library's race windows widened
+  # (HL_RACE_YIELD=1, src/core/race.h), a small pool and read faults.
+  add_test(NAME stress_btree_race COMMAND stress_btree
+    --node-size 512 --pool-kb 512 --fail-ppm 200 --seconds 6 --seed 19)
+  set_tests_properties(stress_btree_race PROPERTIES
+    LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_RACE_YIELD=1")
   # The stress sees the lock-free lookups' ordering bug: with the
   # pessimistic writer's change marks left out (HL_BTREE_INJECT=nomark,
   # honoured by debug builds only), a get can pair a parent it validated

@@ -61,4 +61,14 @@ if(HL_DEBUG)
     --threads 16 --seconds 4 --pool-mb 1 --seed 7)
   set_tests_properties(stress_cache_probe_spec PROPERTIES
     LABELS "stress;debug" TIMEOUT 180 ENVIRONMENT "HL_TBL_PROBE=spec;HL_TBL_HOME=on")
+  # The race windows widened (HL_RACE_YIELD=1: the library yields inside
+  # marked windows, src/core/race.h), on 64 nodes so that threads meet on
+  # the same ones, with node flushes and faults.  It fails within seconds
+  # with the lost cache reference of 2026-12-06 put back (node_dispose
+  # unloading only an idle node).
+  add_test(NAME stress_cache_race COMMAND ${HL_STRESS_CLI}
+    --threads 16 --seconds 5 --pool-mb 0.25 --nodes 64 --fail-rate 0.002
+    --seed 9)
+  set_tests_properties(stress_cache_race PROPERTIES
+    LABELS "stress;debug" TIMEOUT 180 ENVIRONMENT "HL_RACE_YIELD=1")
 endif()

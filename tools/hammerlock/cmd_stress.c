@@ -133,6 +133,7 @@ struct st_counts {
 	_Atomic uint64_t cache_misses;
 	_Atomic uint64_t cache_sets;
 	_Atomic uint64_t buffers;  /* direct buffer checks */
+	_Atomic uint64_t flushes;  /* hl_flush_buffer_nodes() on a held one */
 	_Atomic uint64_t eio;	   /* gets that returned EIO */
 	_Atomic uint64_t enomem;   /* gets that returned ENOMEM */
 	_Atomic uint64_t injected; /* planted bugs (--inject-bug) */
@@ -1114,6 +1115,15 @@ st_op_buffer(struct st_thread *t)
 			FAIL(t, NULL,
 			    "held buffer %#" PRIx64 " has refs word 0x%08x",
 			    boff, w);
+	}
+	/*
+	 * Now and then tear its nodes down while others use them: idle ones
+	 * are evicted, those in use marked to go at their users' last
+	 * release, which then races other threads' gets of the same nodes.
+	 */
+	if (st_below(t, 4) == 0) {
+		(void)hl_flush_buffer_nodes(b);
+		INC(t, flushes);
 	}
 	ST(&t->pubbuf, NULL);
 	hl_rel_buffer(b);
@@ -2099,6 +2109,7 @@ st_print_summary(
 	printf("  %-20s %12" PRIu64 "\n", "cache hits", SUM(r, cache_hits));
 	printf("  %-20s %12" PRIu64 "\n", "cache misses", SUM(r, cache_misses));
 	printf("  %-20s %12" PRIu64 "\n", "buffer checks", SUM(r, buffers));
+	printf("  %-20s %12" PRIu64 "\n", "node flushes", SUM(r, flushes));
 	printf("  %-20s %12" PRIu64 "\n", "gets: EIO", SUM(r, eio));
 	printf("  %-20s %12" PRIu64 "\n", "gets: ENOMEM", SUM(r, enomem));
 	printf("  %-20s %12" PRIu64 "\n", "syncs ok", LD(&r->syncs_ok));
