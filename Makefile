@@ -40,7 +40,7 @@ test-quick: deps-test
 	JOBS=$(JOBS) tests/run_all.sh --quick
 
 model: deps-test
-	model/check.sh && model/check_table.sh
+	model/check.sh && model/check_table.sh && model/check_node.sh
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -62,6 +62,7 @@ if [ $quick = 0 ]; then
 		-DHL_SANITIZE=thread -DHL_SLEEP=parking -DHL_BUILD_BENCH=OFF
 	step "spin model" model/check.sh
 	step "spin model: table lookup vs destroy" model/check_table.sh
+	step "spin model: node residency" model/check_node.sh
 	step "fuzz (volume/node parsing, 60 s)" env FUZZ_BUILD=build/ci-fuzz \
 		tests/fuzz/run_fuzz.sh 60
 	step "man pages (mandoc -Tlint)" bash -c \
