@@ -85,8 +85,8 @@ start() {
 # cover the same configurations without it.
 good=(
 	"base||-w22|-O1"
-	"flushers|-DLOADFAIL=1 -DNFLUSHERS=2 -DFLUSHES=2|-w24|-O1 -DCOLLAPSE"
-	"three|-DLOADFAIL=1 -DNUSERS=3 -DITERS=2|-w24|-O1 -DCOLLAPSE"
+	"flushers|-DLOADFAIL=1 -DNFLUSHERS=2 -DFLUSHES=2|-w22|-O1 -DCOLLAPSE"
+	"three|-DLOADFAIL=1 -DNUSERS=3 -DITERS=2|-w23|-O1 -DCOLLAPSE"
 	"norevive|-DLOADFAIL=1 -DREVIVE=0 -DITERS=3 -DNFLUSHERS=2 -DFLUSHES=1|-w22|-O1 -DCOLLAPSE"
 )
 # name | spin defines | the assertion flag(s) that must reject it (regex)
@@ -132,7 +132,7 @@ for p in "${reach[@]}"; do
 done
 for p in "${never[@]}"; do
 	IFS='|' read -r num defs <<<"$p"
-	start "never-$num" "-DWITNESS=$num $defs" "-w22" "-O0"
+	start "never-$num" "-DWITNESS=$num $defs" "-w20" "-O0"
 done
 wait
 
