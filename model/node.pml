@@ -65,9 +65,9 @@
  *     later is a step of its own: node_dispose's idle test, the RESIDENT
  *     test after hl_try_rel_interlock, the FLUSH tests of a release and
  *     of node_dispose, and the failed hl_try_* attempts before a flusher
- *     marks the node.  A read of what only the interlock holder changes
- *     (ondisk, and RESIDENT under the interlock) is folded into the step
- *     before it.
+ *     marks the node.  The interlock holder's reads of ondisk (in
+ *     node_load and node_dispose) are folded into the step that acts on
+ *     them: nobody else changes it.
  *   - A load (ondisk, RESIDENT, FLUSH cleared, buffer reference, the
  *     cache's hl_ref and hl_ref_interlock_done) is one step: all of it
  *     happens under the interlock, and nobody acts on these before the
@@ -85,9 +85,9 @@
  *
  * Properties (flag names in the assertions, "assertion violated !(x)"):
  *   1. a user never releases a DEAD word (released_dead_word) or one at
- *      count 0 (released_no_reference), and never waits in
- *      hl_check_interlock without a reference (check_without_reference):
- *      the C's own fatal errors.
+ *      count 0 (released_no_reference), and never enters the slow
+ *      path of hl_check_interlock without a reference
+ *      (check_without_reference): the C's own fatal errors.
  *   2. a user never uses a node that is not loaded (used_unloaded_node).
  *   3. a node a user holds is resident and not DEAD, and its count holds
  *      the users' references and the cache's: count >= nhold + 1, at
@@ -128,9 +128,9 @@
  * -DWITNESS=n: reachability probe n fails the run when reached (PROBE):
  *   1  node_dispose unloads a node that a lookup referenced after the
  *      eviction took the cache's reference (the path of the fix)
- *   2  a user loads the node again after an eviction it got into (its
- *      hl_check_interlock returns true on an unloaded, live node)
- *   3  a user sleeps in hl_check_interlock while an evictor holds the
+ *   2  a user loads the node again on a hit (its hl_check_interlock
+ *      returns true on an unloaded, live node)
+ *   3  a user sleeps in hl_check_interlock while another holds the
  *      interlock
  *   4  a destroy's kill fails because a lookup got in; the interlock
  *      goes back with CHECK
