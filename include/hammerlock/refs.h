@@ -318,8 +318,10 @@ HL_EXPORT void hl_put_interlock(struct hl_lock *l, int error);
 /*
  * Take a reference unless the word is DEAD (then return false and take
  * nothing).  On 0->1 sets CHECK (the object must be loaded or
- * re-validated: follow with hl_check_interlock()).  Acquire.  Never
- * sleeps.  Fatal on count overflow.
+ * re-validated: follow with hl_check_interlock()).  Acquire, on either
+ * outcome: after false the caller is ordered after the destruction (and
+ * so after the object's users), as one that makes a successor for the
+ * same identity must be.  Never sleeps.  Fatal on count overflow.
  */
 static inline HL_MUST_CHECK bool
 hl_ref_live(struct hl_lock *l)

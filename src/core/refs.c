@@ -252,8 +252,18 @@ hl__ref_live_slow(struct hl_lock *l)
 	uint32_t nlv;
 
 	do {
-		if (lv & HL_REFS_DEAD)
+		if (lv & HL_REFS_DEAD) {
+			/*
+			 * Acquire the death: a caller that goes on to make
+			 * the object's successor (a new object for the same
+			 * key) must come after the destroyer, and so after
+			 * everything the object's users did under it, or
+			 * they and the successor's users are unordered
+			 * (ThreadSanitizer saw that in the cache stress).
+			 */
+			(void)refs_load(l, memory_order_acquire);
 			return false;
+		}
 		if (HL_UNLIKELY(R_COUNT(lv) == HL_REFS_COUNT_MASK))
 			hl__fatal("hl_ref_live", l, "reference count overflow");
 		nlv = lv + 1;
