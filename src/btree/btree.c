@@ -444,6 +444,7 @@ bt_get_optimistic(
 		switch (bt_opt_step(cur.data, key, bt->maxelm, &out)) {
 		case BT_O_CHILD:
 			if (hl_peek_node(bt->m, out, &nxt)) {
+				hl__race_window(); /* writers may change cur */
 				if (!hl_peek_valid(&cur))
 					return EAGAIN;
 				cur = nxt;
@@ -495,6 +496,7 @@ bt_get_below(struct hl_btree *bt, const struct bt_miss *miss, uint64_t key,
 
 	hl_trans_init(&t, bt->m);
 	c = hl_get_node(&t, miss->coff, false, &error);
+	hl__race_window(); /* the parent may change now */
 	if (c == NULL)
 		return hl_peek_valid(&miss->parent) ? error : EAGAIN;
 	bt_lock(bt, hl_node_lock(c), miss->level + 1, false);
@@ -640,6 +642,7 @@ bt_write_optimistic(struct hl_btree *bt, struct hl_trans *t, bool put,
 		/* Other readers: relock exclusive under the parent. */
 		bt_stat(&BT_ST(bt)->upgrade_deadlocks);
 		bt_unlock(bt, hl_node_lock(leaf), level);
+		hl__race_window(); /* other readers and writers get in */
 		bt_lock(bt, hl_node_lock(leaf), level, true);
 	}
 	error = bt_leaf_op(bt, leaf, parent == NULL, put, key, val);
@@ -1231,6 +1234,7 @@ cursor_fill_opt(struct hl_btree_cursor *c, uint64_t from, uint64_t *ubp,
 		case BT_O_CHILD:
 			if (!hl_peek_node(bt->m, child, &nxt))
 				return bt_opt_miss(miss, &cur, child, level);
+			hl__race_window(); /* writers may change cur */
 			if (!hl_peek_valid(&cur))
 				return EAGAIN;
 			if (nub < ub)
