@@ -698,6 +698,7 @@ hl__flush_node_at(struct hl_mount *m, uint64_t off, int how)
 	if (o == NULL)
 		return 0;
 	n = hl__obj_node(o);
+	hl__race_window(); /* o may die or change identity now */
 	if ((how & HL_FLUSH_CLOCK) &&
 	    atomic_load_explicit(&o->used, memory_order_relaxed)) {
 		atomic_store_explicit(&o->used, 0, memory_order_relaxed);

@@ -221,6 +221,7 @@ pool_write_batch(
 		if (!pool_unpin_nodes(m, b, HL_FLUSH_FAST) ||
 		    !hl_try_interlock_norefs(&b->obj.lock))
 			continue;
+		hl__race_window(); /* lookups wait, modifiers are out */
 		f = atomic_load_explicit(&b->flags, memory_order_relaxed);
 		if ((f & (HL_BUF_MODIFIED | HL_BUF_IOERROR)) !=
 			HL_BUF_MODIFIED ||

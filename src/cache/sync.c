@@ -287,6 +287,8 @@ hl_mount_sync(struct hl_mount *m, char *why, size_t whylen)
 	for (k = 0; k < nrec; k++) {
 		struct hl_buffer *b = recs[k].b;
 
+		hl__race_window(); /* modifiers may have come back */
+
 		if (bad[b->vol->vol_no])
 			sync_failed(b); /* stays modified: written again */
 		else
