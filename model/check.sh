@@ -13,67 +13,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=check.sh
 model="$here/refs.pml"
-jobs_max=${CHECK_JOBS:-2}
-
-for tool in spin gcc; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "check.sh: '$tool' not found; install it (e.g. apt-get install -y spin gcc)" >&2
-		exit 2
-	fi
-done
-[ -f "$model" ] || { echo "check.sh: $model missing" >&2; exit 2; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/refs-model.XXXXXX")
-
-# On exit (also on ^C) stop any verifier still running, then clean up.
-cleanup() {
-	local f
-	for f in "$work"/*/pan.pid; do
-		if [ -f "$f" ]; then
-			kill "$(cat "$f")" 2>/dev/null || true
-		fi
-	done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+prefix=refs-model
 # Maximum search depth.  The deepest configuration reaches about 550.
 depth=100000
-
-# run NAME "SPIN-DEFINES" "PAN-FLAGS" "GCC-FLAGS": generate, compile and
-# run one verifier in $work/NAME.  Leaves out (pan output), rc and secs there.
-run() {
-	local name=$1 defs=$2 panflags=$3 cflags=$4 dir="$work/$1" t0 t1 rc=0
-	mkdir -p "$dir"
-	cp "$model" "$dir/refs.pml"
-	t0=$(date +%s.%N)
-	(
-		cd "$dir"
-		# shellcheck disable=SC2086  # defs and panflags are word lists
-		spin $defs -a refs.pml >spin.log 2>&1 || { cat spin.log; exit 3; }
-		# shellcheck disable=SC2086
-		gcc $cflags -DSAFETY -o pan pan.c >gcc.log 2>&1 || { cat gcc.log; exit 3; }
-		# shellcheck disable=SC2086
-		./pan -m"$depth" $panflags >out 2>&1 &
-		echo $! >pan.pid
-		wait $! || true
-		rm -f pan.pid
-	) >"$dir/setup.log" 2>&1 || rc=$?
-	t1=$(date +%s.%N)
-	echo "$rc" >"$dir/rc"
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$dir/secs"
-}
-
-# Start a job, keeping at most $jobs_max running.
-start() {
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
-		wait -n || true
-	done
-	run "$@" &
-}
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
 
 # name | spin defines | pan flags | gcc flags
 # (-DCOLLAPSE compresses stored states: about half the memory, a bit slower;
@@ -106,26 +52,16 @@ reach=(
 )
 
 t_start=$(date +%s)
-for g in "${good[@]}"; do
-	IFS='|' read -r name defs flags cflags <<<"$g"
-	start "good-$name" "$defs" "$flags" "$cflags"
-done
+start_good "${good[@]}"
 for b in "${bad[@]}"; do
 	IFS='|' read -r letter defs <<<"$b"
 	# the counterexamples are found within a few thousand states: -O0
 	start "bug-$letter" "-DBUG_$letter $defs" "-w20" "-O0"
 done
-for p in "${reach[@]}"; do
-	IFS='|' read -r num defs <<<"$p"
-	start "reach-$num" "-DWITNESS=$num $defs" "-w20" "-O0"
-done
+start_probes reach "${reach[@]}"
 wait
 
 passed=0 rejected=0 reached=0 failed=0
-
-field() { # field FILE REGEX N: field N (or "last") of the first matching line
-	awk -v re="$2" -v f="$3" '$0 ~ re { print (f == "last") ? $NF : $(f + 0); exit }' "$1"
-}
 
 for g in "${good[@]}"; do
 	IFS='|' read -r name defs _ _ <<<"$g"
