@@ -45,7 +45,7 @@ void
 hl__bt_order_acquire(struct hl_btree *bt, int level)
 {
 	(void)bt;
-	if (!hl_debug_enabled())
+	if (!hl_debug)
 		return;
 	for (int i = 0; i < bt_nheld; i++)
 		if (bt_held[i] >= level) {
@@ -63,7 +63,7 @@ void
 hl__bt_order_release(struct hl_btree *bt, int level)
 {
 	(void)bt;
-	if (!hl_debug_enabled())
+	if (!hl_debug)
 		return;
 	for (int i = 0; i < bt_nheld; i++)
 		if (bt_held[i] == level) {
@@ -1114,7 +1114,7 @@ hl_btree_open(struct hl_mount *m, struct hl_btree **btp)
 	bt->maxint =
 	    bt->maxelm < BT_INTERNAL_MAX ? bt->maxelm : BT_INTERNAL_MAX;
 	bt->nvol = hl_mount_nvolumes(m);
-	if (hl_debug_enabled()) {
+	if (hl_debug) {
 		const char *inj = getenv("HL_BTREE_INJECT");
 
 		bt->inject_nomark = inj != NULL && strcmp(inj, "nomark") == 0;

@@ -29,7 +29,7 @@
 #include <hammerlock.h>
 #include <hammerlock/btree.h>
 
-#include "../core/race.h"
+#include "../core/debug.h"
 #include "../core/stripe.h"
 
 #define HL_HIDDEN __attribute__((visibility("hidden")))

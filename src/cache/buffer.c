@@ -118,7 +118,7 @@ hl__buffer_clear_ioerror(struct hl_buffer *b)
 void
 hl_rel_buffer(struct hl_buffer *b)
 {
-	if (hl_debug_enabled() &&
+	if (hl_debug &&
 	    (atomic_load_explicit(&b->obj.lock.refs, memory_order_relaxed) &
 		(HL_REFS_DEAD | HL_REFS_COUNT_MASK)) == HL_REFS_DEAD) {
 		char msg[96];

@@ -223,7 +223,7 @@ node_check_held(struct hl_node *n, const char *func)
 {
 	uint32_t lv, f;
 
-	if (!hl_debug_enabled())
+	if (!hl_debug)
 		return;
 	lv = atomic_load_explicit(&n->obj.lock.refs, memory_order_relaxed);
 	f = node_flags(n);
@@ -277,8 +277,7 @@ hl__node_release_obj(struct hl_obj *o)
 void
 hl_ref_node(struct hl_node *n)
 {
-	if (hl_debug_enabled() &&
-	    (hl_norefs(&n->obj.lock) || node_ondisk(n) == NULL))
+	if (hl_debug && (hl_norefs(&n->obj.lock) || node_ondisk(n) == NULL))
 		hl__fatal("hl_ref_node", &n->obj.lock,
 		    "node is not referenced and loaded");
 	hl_ref(&n->obj.lock);

@@ -104,7 +104,7 @@ tbl_probe_override(struct hl_table *t, bool home)
 {
 	const char *p;
 
-	if (!hl_debug_enabled())
+	if (!hl_debug)
 		return;
 	if ((p = getenv("HL_TBL_PROBE")) != NULL) {
 		if (strcmp(p, "spec") == 0)

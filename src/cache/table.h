@@ -31,7 +31,7 @@
 
 #include <hammerlock.h>
 
-#include "../core/race.h"
+#include "../core/debug.h"
 #include "../core/stripe.h"
 #include "freelist.h"
 

@@ -10,19 +10,8 @@
 
 #include <hammerlock.h>
 
-#include "race.h"
+#include "debug.h"
 #include "stripe.h"
-
-/*
- * Debug checks are always compiled and type-checked; HL_DEBUG decides
- * whether they run.  Write them as `if (!hl_debug) return;' or
- * `if (hl_debug && ...)'.
- */
-#ifdef HL_DEBUG
-static const bool hl_debug = true;
-#else
-static const bool hl_debug = false;
-#endif
 
 #define HL_HIDDEN __attribute__((visibility("hidden")))
 
