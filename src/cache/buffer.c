@@ -118,16 +118,11 @@ hl__buffer_clear_ioerror(struct hl_buffer *b)
 void
 hl_rel_buffer(struct hl_buffer *b)
 {
-	if (hl_debug &&
-	    (atomic_load_explicit(&b->obj.lock.refs, memory_order_relaxed) &
-		(HL_REFS_DEAD | HL_REFS_COUNT_MASK)) == HL_REFS_DEAD) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg),
+	if (hl_debug && atomic_load_explicit(&b->obj.lock.refs,
+			    memory_order_relaxed) == HL_REFS_DEAD)
+		hl__obj_fatal("hl_rel_buffer", &b->obj,
 		    "release of buffer %#llx, which is destroyed",
 		    (unsigned long long)hl__obj_key(&b->obj));
-		hl__fatal("hl_rel_buffer", &b->obj.lock, msg);
-	}
 	if (hl_rel_interlock(&b->obj.lock, false))
 		buf_dispose(b, false);
 }

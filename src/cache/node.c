@@ -195,14 +195,10 @@ node_dispose(struct hl_node *n, bool locked)
 static __attribute__((noinline)) void
 node_rel_slow(struct hl_node *n, uint32_t lv)
 {
-	if (HL_UNLIKELY(lv & HL_REFS_DEAD)) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg),
+	if (HL_UNLIKELY(lv & HL_REFS_DEAD))
+		hl__obj_fatal("hl_rel_node", &n->obj,
 		    "release of node %#llx, which is destroyed",
 		    (unsigned long long)hl__obj_key(&n->obj));
-		hl__fatal("hl_rel_node", &n->obj.lock, msg);
-	}
 	if (lv == 2 || !hl_rel_interlock(&n->obj.lock, false)) {
 		if (node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH))
 			(void)node_try_evict(n); /* last user of a dying node */
@@ -228,15 +224,11 @@ node_check_held(struct hl_node *n, const char *func)
 	lv = atomic_load_explicit(&n->obj.lock.refs, memory_order_relaxed);
 	f = node_flags(n);
 	if ((lv & HL_REFS_DEAD) || (lv & HL_REFS_COUNT_MASK) < 2 ||
-	    (f & HL_NODE_F_RESIDENT) == 0 || node_ondisk(n) == NULL) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg),
+	    (f & HL_NODE_F_RESIDENT) == 0 || node_ondisk(n) == NULL)
+		hl__obj_fatal(func, &n->obj,
 		    "node %#llx held by a user is not resident with the "
 		    "cache's reference (flags %#x)",
 		    (unsigned long long)hl__obj_key(&n->obj), f);
-		hl__fatal(func, &n->obj.lock, msg);
-	}
 }
 
 /* Drop a reference taken by a lookup, whatever the object turned out

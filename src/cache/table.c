@@ -5,11 +5,25 @@
  * for its safety is in doc/design.md section 10 and model/table.pml.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "table.h"
+
+void
+hl__obj_fatal(const char *func, struct hl_obj *o, const char *fmt, ...)
+{
+	char msg[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hl__fatal(func, &o->lock, msg);
+}
 
 static inline size_t
 tbl_nlines(size_t nbuckets)

@@ -40,6 +40,10 @@
 /* The core's misuse report (src/core/diag.c); never returns. */
 HL_HIDDEN noreturn void hl__fatal(
     const char *func, const struct hl_lock *l, const char *msg);
+struct hl_obj;
+/* hl__fatal() on object o's lock, the message formatted (printf). */
+HL_HIDDEN noreturn void hl__obj_fatal(const char *func, struct hl_obj *o,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define HL_TBL_SHARDS	    256u  /* shard mutexes, by bucket */
 #define HL_TBL_CHUNK	    1024u /* objects per allocation chunk */
