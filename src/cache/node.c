@@ -245,11 +245,12 @@ node_rel(struct hl_node *n)
 	 * compare-and-swap: on failure lv is not 2.
 	 */
 	if (HL_LIKELY(atomic_compare_exchange_strong_explicit(&n->obj.lock.refs,
-		&lv, 1, memory_order_release, memory_order_relaxed)) &&
-	    (hl__race_window(), true) &&
-	    HL_LIKELY(
-		(node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) == 0))
-		return;
+		&lv, 1, memory_order_release, memory_order_relaxed))) {
+		hl__race_window(); /* our reference is gone: n may change */
+		if (HL_LIKELY((node_flags(n) &
+				  (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)) == 0))
+			return;
+	}
 	node_rel_slow(n, lv);
 }
 
