@@ -441,20 +441,26 @@ node_get(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp,
 struct hl_node *
 hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 {
-	struct hl_obj *o = hl__tbl_index_ref(&t->mount->nodes, offset, false);
+	struct hl_obj *o;
 
+	if (HL_UNLIKELY(isnew))
+		return node_get(t, offset, true, errorp, NULL);
+	o = hl__tbl_index_probe(&t->mount->nodes, offset);
+	if (HL_UNLIKELY(o == NULL))
+		return node_get(t, offset, false, errorp, NULL);
 	/*
 	 * No CHECK test: the inline reference (!full) only succeeds on a
 	 * word with CHECK clear, and its acquire is the one that orders
 	 * the loader's writes before our reads of the node.
 	 */
-	if (HL_LIKELY(o != NULL && !isnew && hl__tbl_is(o, offset))) {
-		node_check_held(hl__obj_node(o), "hl_get_node");
-		node_mark_used(hl__obj_node(o));
-		*errorp = 0;
-		return hl__obj_node(o);
-	}
-	return node_get(t, offset, isnew, errorp, o);
+	if (HL_UNLIKELY(!hl__tbl_ref(o, false)))
+		return node_get(t, offset, false, errorp, NULL);
+	if (HL_UNLIKELY(!hl__tbl_is(o, offset)))
+		return node_get(t, offset, false, errorp, o);
+	node_check_held(hl__obj_node(o), "hl_get_node");
+	node_mark_used(hl__obj_node(o));
+	*errorp = 0;
+	return hl__obj_node(o);
 }
 
 void *
