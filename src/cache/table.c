@@ -189,6 +189,7 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	 */
 	t->nhome = home && n >= HL_TBL_HOME_BUCKETS ? (uint32_t)n : 0;
 	tbl_probe_override(t, home);
+	t->plain = !t->spec && t->nhome == 0;
 	t->hstride = t->objsize + ((t->xsize + 63) & ~(size_t)63);
 	/*
 	 * The objects' own arena: address space for the most objects a

@@ -106,6 +106,7 @@ struct hl_table {
 	size_t xsize;	/* each object's cold part, or 0 */
 	uint32_t mask;	/* buckets - 1 */
 	bool spec;	/* index probe: speculate (hl__tbl_index_find) */
+	bool plain;	/* !spec and no home slots */
 	uint32_t nhome; /* home slots (mask + 1), or 0: see hl__tbl_home */
 	struct hl_obj *_Atomic *buckets;
 	struct hl_tbl_line *lines; /* the index: lines[b / LINE_BUCKETS] */
@@ -387,6 +388,11 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 	struct hl_obj *o;
 	unsigned i;
 
+	/* Most tables: no home slots, the exact probe; one test. */
+	if (HL_LIKELY(t->plain)) {
+		e = hl__tbl_line_match(ln, tag);
+		return e != 0 ? hl__tbl_eobj(t, e) : NULL;
+	}
 	/* The key's home slot first: one line, the object's own. */
 	if ((o = hl__tbl_home_find(t, b, key)) != NULL)
 		return o;
