@@ -93,18 +93,7 @@ done
 
 check_reach "${reach[@]}"
 
-for p in "${never[@]}"; do
-	IFS='|' read -r num defs <<<"$p"
-	ran "never-$num" "probe $num" || continue
-	if complete "$dir"; then
-		echo "probe $num: never reached, as expected"
-		unreached=$((unreached + 1)); rows+=("never-$num unreached $st $dp $mb $secs")
-	else
-		w=$(why "$dir")
-		echo "probe $num: REACHED or incomplete (${w:-search not completed}) with -DWITNESS=$num $defs"
-		failed=$((failed + 1)); rows+=("never-$num REACHED $st $dp $mb $secs")
-	fi
-done
+check_never "${never[@]}"
 
 print_rows 24
 echo "node model: $passed passed, $rejected rejected-as-expected, $reached probes reached, $unreached never reached, $failed failed ($(( $(date +%s) - t_start ))s)"

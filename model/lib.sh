@@ -16,9 +16,10 @@
 #   start_good, start_probes   start the good and the probe runs
 #   field, stats, why, built, complete
 #                              read a finished run
-#   ran, check_good, check_reach, print_rows
+#   ran, check_good, check_reach, check_never, print_rows
 #                              for the scripts that tally their runs in
-#                              passed, reached, failed and rows and print
+#                              passed, reached, unreached, failed and rows
+#                              and print
 #                              them as a table (check_table.sh, check_node.sh)
 
 : "${prog:?}" "${model:?}" "${prefix:?}" "${depth:?}"
@@ -186,6 +187,24 @@ check_reach() {
 			w=$(why "$dir")
 			echo "probe $num: NOT reached (${w:-no error found}) with -DWITNESS=$num $defs"
 			failed=$((failed + 1)); rows+=("reach-$num NOT-REACHED $st $dp $mb $secs")
+		fi
+	done
+}
+
+# check_never ENTRY...: each "never" probe "N|DEFS" (a state only a bug
+# reaches) must not have fired: its search must complete without error
+check_never() {
+	local p num defs dir st dp mb secs w
+	for p in "$@"; do
+		IFS='|' read -r num defs <<<"$p"
+		ran "never-$num" "probe $num" || continue
+		if complete "$dir"; then
+			echo "probe $num: never reached, as expected"
+			unreached=$((unreached + 1)); rows+=("never-$num unreached $st $dp $mb $secs")
+		else
+			w=$(why "$dir")
+			echo "probe $num: REACHED or incomplete (${w:-search not completed}) with -DWITNESS=$num $defs"
+			failed=$((failed + 1)); rows+=("never-$num REACHED $st $dp $mb $secs")
 		fi
 	done
 }

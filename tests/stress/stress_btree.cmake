@@ -55,7 +55,7 @@ if(HL_DEBUG)
   set_tests_properties(stress_btree_probe_spec PROPERTIES
     LABELS "stress;debug" TIMEOUT 300 ENVIRONMENT "HL_TBL_PROBE=spec;HL_TBL_HOME=on")
   # The B-tree stress with the library's race windows widened
-  # (HL_RACE_YIELD=1, src/core/race.h), a small pool and read faults.
+  # (HL_RACE_YIELD=1, src/core/debug.h), a small pool and read faults.
   add_test(NAME stress_btree_race COMMAND stress_btree
     --node-size 512 --pool-kb 512 --fail-ppm 200 --seconds 6 --seed 19)
   set_tests_properties(stress_btree_race PROPERTIES

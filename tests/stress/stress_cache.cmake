@@ -62,7 +62,7 @@ if(HL_DEBUG)
   set_tests_properties(stress_cache_probe_spec PROPERTIES
     LABELS "stress;debug" TIMEOUT 180 ENVIRONMENT "HL_TBL_PROBE=spec;HL_TBL_HOME=on")
   # The race windows widened (HL_RACE_YIELD=1: the library yields inside
-  # marked windows, src/core/race.h), on 64 nodes so that threads meet on
+  # marked windows, src/core/debug.h), on 64 nodes so that threads meet on
   # the same ones, with node flushes and faults.  It fails within seconds
   # with the lost cache reference of 2026-12-06 put back (node_dispose
   # unloading only an idle node), and in the TSan build (3 of 3 runs)
