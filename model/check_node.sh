@@ -41,7 +41,7 @@ good=(
 bad=(
 	"EVICT_IDLEONLY|-DBUG_EVICT_IDLEONLY|resident_without_cache_ref"
 	"EVICT_IDLEONLY-checks1|-DBUG_EVICT_IDLEONLY -DCHECKS=1|evict_took_users_ref"
-	"EVICT_IDLEONLY-checks0|-DBUG_EVICT_IDLEONLY -DCHECKS=0|used_unloaded_node|released_dead_word|released_no_reference|check_without_reference"
+	"EVICT_IDLEONLY-checks0|-DBUG_EVICT_IDLEONLY -DCHECKS=0|used_unloaded_node|check_without_reference"
 )
 # probe number | configuration (see WITNESS in node.pml): must fire
 reach=(

@@ -29,11 +29,9 @@
  *                -DLOADFAIL=1 a load may fail: FLUSH, then
  *                hl_rel_interlock(l, true) and node_dispose(n, true).
  *       use      one step reading the node.
- *       release  hl_rel_node: the compare-and-swap 2 -> 1, else
- *                node_rel_slow (fatal on a DEAD word, then
- *                hl_rel_interlock(l, false), whose 1->0 disposes);
- *                if FLUSH is set and the count did not reach 0,
- *                node_try_evict.
+ *       release  hl_rel_node: a plain decrement (the count is at
+ *                least 2: the user's and the cache's references),
+ *                then, if FLUSH is set, node_try_evict.
  *   - NFLUSHERS flushers (hl__flush_node_at), FLUSHES attempts each,
  *     each attempt with HL_FLUSH_TEARDOWN or without (the pool): an idle
  *     structure (word 0) is taken with hl_try_interlock_norefs and
@@ -84,10 +82,13 @@
  *   bufpend   buffer references unloaded and not yet dropped
  *
  * Properties (flag names in the assertions, "assertion violated !(x)"):
- *   1. a user never releases a DEAD word (released_dead_word) or one at
- *      count 0 (released_no_reference), and never enters the slow
- *      path of hl_check_interlock without a reference
- *      (check_without_reference): the C's own fatal errors.
+ *   1. a user never enters the slow path of hl_check_interlock
+ *      without a reference (check_without_reference): the C's own
+ *      fatal error.  A user never releases a DEAD word
+ *      (released_dead_word) or one at count 1 or less
+ *      (released_no_reference: the decrement would be a 1->0 without
+ *      the interlock): debug builds' node_check_held, so checked
+ *      with property 3.
  *   2. a user never uses a node that is not loaded (used_unloaded_node).
  *   3. a node a user holds is resident and not DEAD, and its count holds
  *      the users' references and the cache's: count >= nhold + 1, at
@@ -146,7 +147,8 @@
  *   9  node_load's idempotent path (CHECK set on a loaded node)
  *   10 hl_try_rel_interlock takes the reference of a node that is not
  *      resident, and puts it back (node_try_evict, hl__flush_node_at)
- *   11 a user's release takes the count to 0 (hl_rel_interlock's 1->0)
+ *   11 a user's release decrements a count of 1 or less (a 1->0
+ *      without the interlock)
  *   12 hl_try_interlock_norefs takes a loaded node (word 0)
  * Configuration: -DNUSERS=1..3 -DITERS=n -DNFLUSHERS=0..2 -DFLUSHES=n
  * -DREVIVE=0|1 -DLOADFAIL=0|1 -DCHECKS=0..2.
@@ -319,33 +321,6 @@ inline check_interlock()
 				PROBE(3, true)
 				w = w | WANTED; lv = w
 			fi
-		fi
-	   };
-	   atomic { w != lv -> lv = 0 }		/* sleep */
-	od
-}
-
-/*
- * hl_rel_interlock(l, false), the user's release past the 2 -> 1 guess:
- *   count > 1             : count-1, r = false
- *   count 1, LOCKED free  : 1->0 taking LOCKED (CHECK kept), r = true
- *   count 1, LOCKED held  : publish WANTED, sleep, retry
- * The user's reference and its hold end here.
- */
-inline rel0()
-{
-	do
-	:: atomic {
-		CLAIM_C(CNT(w) > 0, released_no_reference);
-		if
-		:: CNT(w) > 1 ->
-			w = w - 1; uref--; nhold--; r = false; break
-		:: CNT(w) == 1 && (w & LOCKED) == 0 ->
-			PROBE(11, true)
-			w = (w - 1) | LOCKED; uref--; nhold--;
-			ghost_acquire(); r = true; break
-		:: CNT(w) == 1 && (w & LOCKED) != 0 ->
-			w = w | WANTED; lv = w
 		fi
 	   };
 	   atomic { w != lv -> lv = 0 }		/* sleep */
@@ -629,35 +604,27 @@ inline get()
 }
 
 /*
- * hl_rel_node: node_check_held, then the compare-and-swap 2 -> 1; if it
- * fails, node_rel_slow: fatal on DEAD, hl_rel_interlock(l, false), and on
- * 1->0 node_dispose.  If the count did not reach 0 and FLUSH is set,
- * node_try_evict.
+ * hl_rel_node: node_check_held (debug builds), then a plain decrement,
+ * whatever the word holds: the caller's node is resident and held, so
+ * the cache's reference is in the count too and this is never 1->0
+ * (probe 11 watches for it).  A release build checks nothing here; a
+ * debug build's node_check_held is property 3's claim.  Then, with our
+ * reference gone, the flags: FLUSH set -> node_try_evict.
  */
 inline release()
 {
 	atomic {
 		CLAIM_HELD(loaded && resident && !ISDEAD(w) &&
 		    CNT(w) >= nhold + 1, held_without_cache_ref);
-		if
-		:: w == 2 -> w = 1; uref--; nhold--; fast = true
-		:: else ->
-			CLAIM_C(!ISDEAD(w), released_dead_word);
-			fast = false
-		fi
+		CLAIM_HELD(!ISDEAD(w), released_dead_word);
+		CLAIM_HELD(CNT(w) > 1, released_no_reference);
+		PROBE(11, CNT(w) <= 1)
+		w = w - 1; uref--; nhold--
 	};
+	atomic { f = flush };
 	if
-	:: fast -> fast = false; r = false
-	:: else -> rel0()
-	fi;
-	if
-	:: r -> r = false; dispose()
-	:: else ->
-		atomic { f = flush };
-		if
-		:: f -> f = false; try_evict()
-		:: else -> skip
-		fi
+	:: f -> f = false; try_evict()
+	:: else -> skip
 	fi
 }
 

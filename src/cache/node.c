@@ -191,9 +191,10 @@ node_dispose(struct hl_node *n, bool locked)
 }
 
 /*
- * hl_rel_node() past its first guess: lv is 2 if that compare-and-swap
- * released our reference (and the node's flags ask for more), else the
- * word it found instead.
+ * A release past its fast path.  lv is 2 if our reference is already
+ * gone (hl_rel_node's decrement, or node_rel's compare-and-swap) and the
+ * node's flags ask for more; else the word node_rel's compare-and-swap
+ * found instead of 2, our reference still counted in it.
  */
 static __attribute__((noinline)) void
 node_rel_slow(struct hl_node *n, uint32_t lv)
@@ -235,7 +236,7 @@ node_check_held(struct hl_node *n, const char *func)
 }
 
 /* Drop a reference taken by a lookup, whatever the object turned out
- * to be (see hl_rel_node). */
+ * to be: not always a resident node's, so not hl_rel_node()'s decrement. */
 static void
 node_rel(struct hl_node *n)
 {
@@ -257,11 +258,29 @@ node_rel(struct hl_node *n)
 	node_rel_slow(n, lv);
 }
 
+/*
+ * A user's release.  The node is resident and held (the caller's
+ * reference, checked in debug builds), so the cache's reference is there
+ * too, and stays while the caller's is: it is only dropped when the word
+ * is exactly 1 (hl_try_rel_interlock) or 0.  So the count is at least 2
+ * and this is never the 1->0 transition: a plain decrement, whatever
+ * flags the word holds, is exact, and needs no compare-and-swap.  That
+ * matters more than its count of instructions suggests: a hit whose
+ * release only decrements (the result unused) lets the CPU run on into
+ * the next hits with their cache misses in flight, where a release that
+ * tests the word it swapped waits for it (measured with the hit-path
+ * benchmark, doc/design.md section 10).  Acquire and release: the last
+ * user of a node that another user deleted or a teardown marked (flags
+ * set before their own release) sees the flag, and evicts it.
+ */
 void
 hl_rel_node(struct hl_node *n)
 {
 	node_check_held(n, "hl_rel_node");
-	node_rel(n);
+	atomic_fetch_sub_explicit(&n->obj.lock.refs, 1, memory_order_acq_rel);
+	hl__race_window(); /* our reference is gone: n may change */
+	if (HL_UNLIKELY(node_flags(n) & (HL_NODE_F_DELETED | HL_NODE_F_FLUSH)))
+		node_rel_slow(n, 2);
 }
 
 void
