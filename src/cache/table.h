@@ -161,11 +161,18 @@ hl__obj_key(const struct hl_obj *o)
 	return atomic_load_explicit(&o->key, memory_order_relaxed);
 }
 
+/*
+ * A key's hash, for its bucket and its index tag (hl__tbl_tag): the key
+ * times 2^64/phi (Fibonacci hashing: offsets are aligned, and the
+ * product's upper half mixes their high bits down).  The bucket is taken
+ * from bits 32-63 of the product.
+ */
+#define HL_TBL_HASH_MUL 0x9E3779B97F4A7C15ULL
+
 static inline uint32_t
 hl__tbl_bucket(const struct hl_table *t, uint64_t key)
 {
-	/* Offsets are aligned: mix the high bits down (Fibonacci hash). */
-	return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & t->mask;
+	return (uint32_t)((key * HL_TBL_HASH_MUL) >> 32) & t->mask;
 }
 
 /*
@@ -215,13 +222,19 @@ hl__tbl_unused(struct hl_obj *o)
 }
 
 /*
- * A key's tag in the index: 32 bits of a second multiplicative hash, the
- * low bit set so that a tag is never 0 (a free entry's low half).
+ * A key's tag in the index: bits 0-31 of the hash that the bucket comes
+ * from (hl__tbl_bucket), so that one multiply gives both; the low bit is
+ * set so that a tag is never 0 (a free entry's low half).  The
+ * multiplier is odd, so two keys that differ in their low 32 bits have
+ * different tags: only keys a multiple of 4 GiB apart (on a big volume,
+ * or at one offset of two volumes) can share one, and then only if they
+ * also share an index line.  A shared tag costs a lookup the chain walk,
+ * never a wrong answer (see hl__tbl_index_probe).
  */
 static inline uint32_t
 hl__tbl_tag(uint64_t key)
 {
-	return (uint32_t)((key * 0xC2B2AE3D27D4EB4FULL) >> 32) | 1u;
+	return (uint32_t)(key * HL_TBL_HASH_MUL) | 1u;
 }
 
 /*
@@ -303,11 +316,16 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 #endif
 }
 
-/* The object an index entry names (e != 0). */
+/* The object an index entry names (e != 0); never NULL. */
 static inline struct hl_obj *
 hl__tbl_eobj(const struct hl_table *t, uint64_t e)
 {
-	return (struct hl_obj *)(t->ebase + (uintptr_t)((e >> 32) << 6));
+	struct hl_obj *o =
+	    (struct hl_obj *)(t->ebase + (uintptr_t)((e >> 32) << 6));
+
+	if (o == NULL) /* spares the callers a second test */
+		__builtin_unreachable();
+	return o;
 }
 
 /*
