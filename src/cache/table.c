@@ -176,6 +176,7 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	t->objsize = (objsize + 63) & ~(size_t)63; /* one line per object */
 	t->xsize = (xsize + 7) & ~(size_t)7;
 	t->mask = (uint32_t)(n - 1);
+	t->lmask = hl__tbl_lmask(t->mask);
 	/* 1M buckets: an 8 MiB index and 64 MiB of objects at least. */
 	t->spec = n >= HL_TBL_SPEC_BUCKETS;
 	/*

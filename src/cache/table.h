@@ -105,6 +105,7 @@ struct hl_table {
 	size_t objsize;
 	size_t xsize;	/* each object's cold part, or 0 */
 	uint32_t mask;	/* buckets - 1 */
+	uint64_t lmask; /* mask / LINE_BUCKETS, in bytes of lines */
 	bool spec;	/* index probe: speculate (hl__tbl_index_find) */
 	bool plain;	/* !spec and no home slots */
 	uint32_t nhome; /* home slots (mask + 1), or 0: see hl__tbl_home */
@@ -219,6 +220,30 @@ hl__tbl_unused(struct hl_obj *o)
 	return atomic_load_explicit(&o->lock.refs, memory_order_relaxed) ==
 		   HL_REFS_DEAD ||
 	       hl__obj_key(o) == 0;
+}
+
+/*
+ * The index line of key's bucket (lines[bucket / LINE_BUCKETS]) straight
+ * from the hash: bits 35 and up of the product, times the line size, are
+ * (hash >> 29) masked to the lines (t->lmask, hl__tbl_lmask(t->mask)).
+ * Two instructions fewer between a key and the load of its line than by
+ * way of the bucket's number.  A wrong line would not give wrong answers
+ * (the chain walk answers every index miss) but every hit would be slow:
+ * unit_table checks it against the bucket's line.
+ */
+static inline uint64_t
+hl__tbl_lmask(uint32_t mask)
+{
+	return (uint64_t)(mask / HL_TBL_LINE_BUCKETS) *
+	       sizeof(struct hl_tbl_line);
+}
+
+static inline const struct hl_tbl_line *
+hl__tbl_key_line(const struct hl_table *t, uint64_t key)
+{
+	return (const struct hl_tbl_line *)((const char *)t->lines +
+					    (((key * HL_TBL_HASH_MUL) >> 29) &
+						t->lmask));
 }
 
 /*
@@ -399,9 +424,9 @@ hl__tbl_ref(struct hl_obj *o, bool full)
 static inline struct hl_obj *
 hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 {
-	uint32_t b = hl__tbl_bucket(t, key);
-	const struct hl_tbl_line *ln = &t->lines[b / HL_TBL_LINE_BUCKETS];
+	const struct hl_tbl_line *ln = hl__tbl_key_line(t, key);
 	uint32_t tag = hl__tbl_tag(key);
+	uint32_t b;
 	uint64_t e = 0;
 	struct hl_obj *o;
 	unsigned i;
@@ -412,6 +437,7 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 		return e != 0 ? hl__tbl_eobj(t, e) : NULL;
 	}
 	/* The key's home slot first: one line, the object's own. */
+	b = hl__tbl_bucket(t, key);
 	if ((o = hl__tbl_home_find(t, b, key)) != NULL)
 		return o;
 

@@ -9,6 +9,12 @@
  * A wrong lane choice (the high halves compared instead of the low, or
  * the entries' order lost) fails here at once: the lines are built so
  * that every tag also appears as some entry's object number.
+ *
+ * Also the line a hit reads, hl__tbl_key_line(), taken from the hash
+ * without the bucket's number: for random keys and every table size, it
+ * must be the line of the key's bucket.  A wrong one gives no wrong
+ * answer (the chain walk answers every index miss), only slow hits, so
+ * no other test would notice.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,6 +44,40 @@ static uint32_t
 pick_tag(uint64_t *rng, const uint32_t *pool, unsigned npool)
 {
 	return pool[ht_rand_below(rng, npool)] | 1u;
+}
+
+/* hl__tbl_key_line() is the line of the key's bucket, at every size. */
+static void
+test_key_line(uint64_t *rng)
+{
+	static struct hl_tbl_line lines[8];
+	struct hl_table t;
+	unsigned checked = 0;
+
+	memset(&t, 0, sizeof(t));
+	/* Not read: only addresses are compared. */
+	t.lines = lines;
+	for (unsigned lg = 0; lg <= 30; lg++) {
+		t.mask = (uint32_t)((1ull << lg) - 1);
+		t.lmask = hl__tbl_lmask(t.mask);
+		for (unsigned i = 0; i < 20000; i++) {
+			/* Offsets as the cache has them: zone, volume, and
+			 * aligned to the smallest node size. */
+			uint64_t key = HL_OFF_MAKE(ht_rand_below(rng, 256),
+			    ht_rand(rng) & HL_OFF_SHORT_MASK & ~(uint64_t)127);
+			const struct hl_tbl_line *want =
+			    &t.lines[hl__tbl_bucket(&t, key) /
+				     HL_TBL_LINE_BUCKETS];
+
+			HT_CHECK(hl__tbl_key_line(&t, key) == want,
+			    "%u buckets, key %#" PRIx64 ": line %td, the "
+			    "bucket's is %td",
+			    t.mask + 1, key, hl__tbl_key_line(&t, key) - lines,
+			    want - lines);
+			checked++;
+		}
+	}
+	printf("unit_table: key lines: %u keys, 1 to 2^30 buckets\n", checked);
 }
 
 int
@@ -92,6 +132,7 @@ main(int argc, char **argv)
 	    "too few cases: %u hits, %u misses", hits, misses);
 	printf(
 	    "unit_table: %u lines, %u hits, %u misses\n", LINES, hits, misses);
+	test_key_line(&rng);
 	ht_pass("unit_table", 1);
 	return 0;
 }
