@@ -213,9 +213,9 @@ node_rel_slow(struct hl_node *n, uint32_t lv)
 
 /*
  * Debug builds: n is a node the caller got from hl_get_node() (or
- * hl_ref_node()) and still holds, so it is loaded and resident, and its
- * word counts the caller's reference and the cache's: fatal, naming the
- * node, if not.  Not for a lookup's release of an object that turned out
+ * hl_ref_node()) and still holds, so it is loaded, resident and linked,
+ * and its word counts the caller's reference and the cache's: fatal,
+ * naming the node, if not.  Not for a lookup's release of an object that turned out
  * to be another key's (hl__node_release_obj): that one may be anything.
  */
 static void
@@ -228,11 +228,14 @@ node_check_held(struct hl_node *n, const char *func)
 	lv = atomic_load_explicit(&n->obj.lock.refs, memory_order_relaxed);
 	f = node_flags(n);
 	if ((lv & HL_REFS_DEAD) || (lv & HL_REFS_COUNT_MASK) < 2 ||
-	    (f & HL_NODE_F_RESIDENT) == 0 || node_ondisk(n) == NULL)
+	    (f & HL_NODE_F_RESIDENT) == 0 || node_ondisk(n) == NULL ||
+	    !atomic_load_explicit(&n->obj.linked, memory_order_relaxed))
 		hl__obj_fatal(func, &n->obj,
 		    "node %#llx held by a user is not resident with the "
-		    "cache's reference (flags %#x)",
-		    (unsigned long long)hl__obj_key(&n->obj), f);
+		    "cache's reference (flags %#x, linked %d)",
+		    (unsigned long long)hl__obj_key(&n->obj), f,
+		    (int)atomic_load_explicit(
+			&n->obj.linked, memory_order_relaxed));
 }
 
 /* Drop a reference taken by a lookup, whatever the object turned out
@@ -464,6 +467,7 @@ struct hl_node *
 hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 {
 	struct hl_obj *o;
+	uint32_t lv;
 
 	if (HL_UNLIKELY(isnew))
 		return node_get(t, offset, true, errorp, NULL);
@@ -471,14 +475,26 @@ hl_get_node(struct hl_trans *t, uint64_t offset, bool isnew, int *errorp)
 	if (HL_UNLIKELY(o == NULL))
 		return node_get(t, offset, false, errorp, NULL);
 	/*
-	 * No CHECK test: the inline reference (!full) only succeeds on a
-	 * word with CHECK clear, and its acquire is the one that orders
-	 * the loader's writes before our reads of the node.
+	 * No CHECK test: the inline references only succeed on a word with
+	 * CHECK clear, and their acquire is the one that orders the
+	 * loader's writes before our reads of the node.
+	 *
+	 * A word of exactly 1 is a resident node's at rest (the cache's
+	 * reference; model/node.pml).  A resident node is linked: it is
+	 * unlinked only once DEAD, which it becomes only after it is
+	 * unloaded.  So when the 1 -> 2 guess takes the reference, the key
+	 * alone tells whether the entry was stale or another key's (debug
+	 * builds check the linked flag in node_check_held()).
 	 */
-	if (HL_UNLIKELY(!hl__tbl_ref(o, false)))
-		return node_get(t, offset, false, errorp, NULL);
-	if (HL_UNLIKELY(!hl__tbl_is(o, offset)))
-		return node_get(t, offset, false, errorp, o);
+	if (HL_LIKELY(hl__tbl_ref_idle(o, &lv))) {
+		if (HL_UNLIKELY(hl__obj_key(o) != offset))
+			return node_get(t, offset, false, errorp, o);
+	} else {
+		if (HL_UNLIKELY(!hl__tbl_ref_seen(o, lv, false)))
+			return node_get(t, offset, false, errorp, NULL);
+		if (HL_UNLIKELY(!hl__tbl_is(o, offset)))
+			return node_get(t, offset, false, errorp, o);
+	}
 	node_check_held(hl__obj_node(o), "hl_get_node");
 	node_mark_used(hl__obj_node(o));
 	*errorp = 0;

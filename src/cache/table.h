@@ -367,6 +367,35 @@ hl__tbl_is(struct hl_obj *o, uint64_t key)
 }
 
 /*
+ * hl__tbl_ref() in two steps, for a caller that acts on which one took
+ * the reference.  hl__tbl_ref_idle(): hl_ref_live(), guessing the word
+ * of a resident object that nobody else holds (1: the cache's
+ * reference), 1 -> 2.  A compare-and-swap with no load before it asks
+ * for the line once, for writing; measured at 1M nodes, loading it first
+ * cost about 25 ns more per hit.  A wrong guess costs one failed
+ * compare-and-swap and leaves the word it found in *lvp, for
+ * hl__tbl_ref_seen(): hl_ref_live() itself (full), or, without full, only
+ * its inline fast path (N -> N+1 with CHECK clear).
+ */
+static inline bool
+hl__tbl_ref_idle(struct hl_obj *o, uint32_t *lvp)
+{
+	*lvp = 1;
+	return atomic_compare_exchange_strong_explicit(
+	    &o->lock.refs, lvp, 2, memory_order_acquire, memory_order_relaxed);
+}
+
+static inline bool
+hl__tbl_ref_seen(struct hl_obj *o, uint32_t lv, bool full)
+{
+	if (full)
+		return hl_ref_live(&o->lock);
+	return hl__refs_plain(lv) &&
+	       atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv,
+		   lv + 1, memory_order_acquire, memory_order_relaxed);
+}
+
+/*
  * Reference a hit (see hl__tbl_index_ref), or false.  With !full, only
  * the inline attempts, no call (a caller's fast path that goes on to the
  * full lookup when this fails).
@@ -374,25 +403,9 @@ hl__tbl_is(struct hl_obj *o, uint64_t key)
 static inline bool
 hl__tbl_ref(struct hl_obj *o, bool full)
 {
-	uint32_t lv = 1;
+	uint32_t lv;
 
-	/*
-	 * hl_ref_live(), first guessing the word of a resident object
-	 * that nobody else holds (1: the cache's reference).  A
-	 * compare-and-swap with no load before it asks for the line once,
-	 * for writing; measured at 1M nodes, loading it first cost about
-	 * 25 ns more per hit.  A wrong guess costs one failed
-	 * compare-and-swap, and tells the word for the next one.
-	 */
-	if (atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv, 2,
-		memory_order_acquire, memory_order_relaxed))
-		return true;
-	if (full)
-		return hl_ref_live(&o->lock);
-	/* hl_ref_live()'s own fast path, with the word just seen. */
-	return hl__refs_plain(lv) &&
-	       atomic_compare_exchange_strong_explicit(&o->lock.refs, &lv,
-		   lv + 1, memory_order_acquire, memory_order_relaxed);
+	return hl__tbl_ref_idle(o, &lv) || hl__tbl_ref_seen(o, lv, full);
 }
 
 /*
