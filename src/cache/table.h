@@ -321,7 +321,7 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 	unsigned m = (unsigned)_mm_movemask_epi8(
 	    _mm_packs_epi32(_mm_cmpeq_epi32(lo, tv), _mm_cmpeq_epi32(hi, tv)));
 
-	if (m == 0)
+	if (HL_UNLIKELY(m == 0))
 		return 0;
 	return atomic_load_explicit(
 	    &ln->e[(unsigned)__builtin_ctz(m) / 2], memory_order_acquire);
