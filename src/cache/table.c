@@ -7,9 +7,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "table.h"
 
@@ -160,6 +161,48 @@ tbl_map(size_t size, int prot, bool huge)
 	return a;
 }
 
+/*
+ * The arena's address space (t->arena_size bytes at t->arena), with the
+ * home slots usable from the start: a hit reads any of them (untouched
+ * pages cost nothing: the kernel's zero page when read, key 0, a
+ * never-used slot).  One more step is reserved in front of it, and the
+ * last page of that step holds the sentinel: the 64 bytes just before
+ * the arena, where an index entry of 0 points (hl__tbl_eobj), a DEAD
+ * object of no key that nothing ever revives, so that a probe whose entry
+ * was freed under it needs no test of its own (hl__tbl_line_obj).  NULL
+ * if out of memory or address space.
+ */
+static char *
+tbl_arena_map(struct hl_table *t, size_t homesize, bool huge)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *base, *arena;
+	struct hl_obj *s;
+
+	base = tbl_map(t->arena_size + HL_TBL_ARENA_STEP, PROT_NONE, huge);
+	if (base == NULL)
+		return NULL;
+	arena = base + HL_TBL_ARENA_STEP;
+	if (mprotect(arena - page, page, PROT_READ | PROT_WRITE) != 0 ||
+	    (homesize != 0 &&
+		mprotect(arena, homesize, PROT_READ | PROT_WRITE) != 0)) {
+		munmap(base, t->arena_size + HL_TBL_ARENA_STEP);
+		return NULL;
+	}
+	s = (struct hl_obj *)(arena - 64);
+	hl_lock_init(&s->lock);
+	atomic_store_explicit(
+	    &s->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
+	atomic_store_explicit(&s->key, HL_TBL_NOKEY, memory_order_relaxed);
+	return arena;
+}
+
+static void
+tbl_arena_unmap(struct hl_table *t)
+{
+	munmap(t->arena - HL_TBL_ARENA_STEP, t->arena_size + HL_TBL_ARENA_STEP);
+}
+
 int
 hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
     size_t nbuckets, bool home)
@@ -207,17 +250,7 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 	    homesize + (size_t)HL_TBL_MAXCHUNKS * HL_TBL_CHUNK * t->objsize;
 	if (t->arena_size / 64 >= UINT32_MAX)
 		return EINVAL; /* an index entry numbers objects in 32 bits */
-	t->arena = tbl_map(t->arena_size, PROT_NONE, huge);
-	/*
-	 * The home slots, usable from the start: a hit reads any of them.
-	 * Untouched pages cost nothing (the kernel's zero page when read:
-	 * key 0, a never-used slot).
-	 */
-	if (t->arena != NULL && homesize != 0 &&
-	    mprotect(t->arena, homesize, PROT_READ | PROT_WRITE) != 0) {
-		munmap(t->arena, t->arena_size);
-		t->arena = NULL;
-	}
+	t->arena = tbl_arena_map(t, homesize, huge);
 	t->committed = homesize;
 	/* The index too: every hit reads it (zeroed: all entries free). */
 	t->lines_size =
@@ -234,10 +267,11 @@ hl__tbl_init(struct hl_table *t, const char *name, size_t objsize, size_t xsize,
 		if (t->lines != NULL)
 			munmap(t->lines, t->lines_size);
 		if (t->arena != NULL)
-			munmap(t->arena, t->arena_size);
+			tbl_arena_unmap(t);
 		return ENOMEM;
 	}
-	/* The index is zeroed memory (mmap): every entry free. */
+	/* The index is zeroed memory (mmap): every entry free.  Entry 0
+	 * names the sentinel. */
 	t->ebase = (uintptr_t)t->arena - 64;
 	/* Object numbers go on after the home slots, a chunk at a time. */
 	t->chunks = t->arena + homesize;
@@ -258,7 +292,7 @@ hl__tbl_destroy(struct hl_table *t)
 	 * a home slot's is in the slot. */
 	for (i = t->nhome; i < n; i += HL_TBL_CHUNK)
 		free(hl__tbl_obj(t, i)->ext);
-	munmap(t->arena, t->arena_size);
+	tbl_arena_unmap(t);
 	for (i = 0; i < HL_TBL_SHARDS; i++)
 		pthread_mutex_destroy(&t->shards[i].mtx);
 	pthread_mutex_destroy(&t->alloc_mtx);

@@ -304,10 +304,11 @@ hl__tbl_select(uint64_t e, uint64_t x, uint32_t tag)
 #define HL_TBL_SIMD 1
 #endif
 
-static inline uint64_t
-hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
-{
 #ifdef HL_TBL_SIMD
+/* The SSE2 compare: two mask bits per entry whose tag is tag, in order. */
+static inline unsigned
+hl__tbl_line_mask(const struct hl_tbl_line *ln, uint32_t tag)
+{
 	const __m128i *v = (const __m128i *)(const void *)ln->e;
 	__m128 a = _mm_castsi128_ps(_mm_load_si128(v + 0));
 	__m128 b = _mm_castsi128_ps(_mm_load_si128(v + 1));
@@ -317,9 +318,17 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 	/* The low halves: entries 0-3, then 4-7. */
 	__m128i lo = _mm_castps_si128(_mm_shuffle_ps(a, b, 0x88));
 	__m128i hi = _mm_castps_si128(_mm_shuffle_ps(c, d, 0x88));
-	/* Two mask bits per entry, in entry order. */
-	unsigned m = (unsigned)_mm_movemask_epi8(
+
+	return (unsigned)_mm_movemask_epi8(
 	    _mm_packs_epi32(_mm_cmpeq_epi32(lo, tv), _mm_cmpeq_epi32(hi, tv)));
+}
+#endif
+
+static inline uint64_t
+hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
+{
+#ifdef HL_TBL_SIMD
+	unsigned m = hl__tbl_line_mask(ln, tag);
 
 	if (HL_UNLIKELY(m == 0))
 		return 0;
@@ -341,7 +350,11 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 #endif
 }
 
-/* The object an index entry names (e != 0); never NULL. */
+/*
+ * The object an index entry names: for 0, a free entry, the table's
+ * sentinel, a DEAD object that no reference takes (tbl_arena_map).  Never
+ * NULL.
+ */
 static inline struct hl_obj *
 hl__tbl_eobj(const struct hl_table *t, uint64_t e)
 {
@@ -351,6 +364,32 @@ hl__tbl_eobj(const struct hl_table *t, uint64_t e)
 	if (o == NULL) /* spares the callers a second test */
 		__builtin_unreachable();
 	return o;
+}
+
+/*
+ * The object of the first entry of ln with tag (hl__tbl_line_match), or
+ * NULL when no entry has it.  With SSE2, an entry that was freed between
+ * the compare and its second read is 0: it names the sentinel, which
+ * every reference refuses as it does any DEAD object (so the caller walks
+ * the chain), and the hit path needs no test of its own for it.
+ */
+static inline struct hl_obj *
+hl__tbl_line_obj(
+    const struct hl_table *t, const struct hl_tbl_line *ln, uint32_t tag)
+{
+#ifdef HL_TBL_SIMD
+	unsigned m = hl__tbl_line_mask(ln, tag);
+
+	if (HL_UNLIKELY(m == 0))
+		return NULL;
+	return hl__tbl_eobj(
+	    t, atomic_load_explicit(&ln->e[(unsigned)__builtin_ctz(m) / 2],
+		   memory_order_acquire));
+#else
+	uint64_t e = hl__tbl_line_match(ln, tag);
+
+	return e != 0 ? hl__tbl_eobj(t, e) : NULL;
+#endif
 }
 
 /*
@@ -445,10 +484,8 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 	unsigned i;
 
 	/* Most tables: no home slots, the exact probe; one test. */
-	if (HL_LIKELY(t->plain)) {
-		e = hl__tbl_line_match(ln, tag);
-		return e != 0 ? hl__tbl_eobj(t, e) : NULL;
-	}
+	if (HL_LIKELY(t->plain))
+		return hl__tbl_line_obj(t, ln, tag);
 	/* The key's home slot first: one line, the object's own. */
 	b = hl__tbl_bucket(t, key);
 	if ((o = hl__tbl_home_find(t, b, key)) != NULL)
@@ -460,19 +497,17 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 	 * tag) or a stale entry, for the chain (the caller's next step on
 	 * NULL) to answer.
 	 */
-	if (t->spec) {
+	if (!t->spec)
+		return hl__tbl_line_obj(t, ln, tag);
 #pragma GCC unroll 8
-		for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-			uint64_t x = atomic_load_explicit(
-			    &ln->e[i], memory_order_acquire);
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
+		uint64_t x =
+		    atomic_load_explicit(&ln->e[i], memory_order_acquire);
 
-			if ((uint32_t)x == tag) {
-				e = x;
-				break;
-			}
+		if ((uint32_t)x == tag) {
+			e = x;
+			break;
 		}
-	} else {
-		e = hl__tbl_line_match(ln, tag);
 	}
 	return e != 0 ? hl__tbl_eobj(t, e) : NULL;
 }
