@@ -5,9 +5,11 @@
 #  1. The correct model, in several configurations, must verify
 #     exhaustively with no errors (assertions, the invariant monitor and
 #     invalid end states).
-#  2. The injected bug (-DBUG_EVICT_IDLEONLY, node_dispose before
-#     4814b94) must be rejected at each level of checking (-DCHECKS=2, 1,
-#     0), each time by the assertion named for that level.
+#  2. The injected bugs must be rejected: -DBUG_EVICT_IDLEONLY
+#     (node_dispose before 4814b94) at each level of checking
+#     (-DCHECKS=2, 1, 0), each time by the assertion named for that
+#     level; -DBUG_DONE_CLEARS_CHECK (CHECK lost while references remain)
+#     by property 8 and, at level 0, by what a release build sees.
 #  3. Every reachability probe (-DWITNESS=n) must fire, so that the
 #     interesting races are really explored; and the probes of the paths
 #     the fixed protocol never takes must not fire.
@@ -42,6 +44,8 @@ bad=(
 	"EVICT_IDLEONLY|-DBUG_EVICT_IDLEONLY|resident_without_cache_ref"
 	"EVICT_IDLEONLY-checks1|-DBUG_EVICT_IDLEONLY -DCHECKS=1|evict_took_users_ref"
 	"EVICT_IDLEONLY-checks0|-DBUG_EVICT_IDLEONLY -DCHECKS=0|used_unloaded_node|check_without_reference"
+	"DONE_CLEARS_CHECK|-DBUG_DONE_CLEARS_CHECK|idle_word_not_resident"
+	"DONE_CLEARS_CHECK-checks0|-DBUG_DONE_CLEARS_CHECK -DCHECKS=0|used_unloaded_node|check_without_reference"
 )
 # probe number | configuration (see WITNESS in node.pml): must fire
 reach=(

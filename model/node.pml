@@ -111,6 +111,10 @@
  *      reference, holder or interlock left; loaded means resident at
  *      word exactly 1 (the cache's reference); not loaded means word 0
  *      (an idle structure) or DEAD; bufref == loaded.
+ *   8. a word of exactly 1 (one reference, no flags) belongs to a
+ *      loaded, resident node holding the cache's reference
+ *      (idle_word_not_resident, monitor, CHECKS >= 2): hl_get_node()'s
+ *      1 -> 2 guess relies on it to check the key alone.
  *
  * -DCHECKS=n chooses which properties are checked:
  *   2  (default) all of them.
@@ -119,13 +123,18 @@
  *   0  properties 1, 2 and spin's invalid end states only: what the C
  *      code itself notices in a release build.
  *
- * Injected bug (spin -DBUG_X -a node.pml), must be rejected:
+ * Injected bugs (spin -DBUG_X -a node.pml), must be rejected:
  *   BUG_EVICT_IDLEONLY  node_dispose unloads only if the count was 0 when
  *                       it looked (the code before 4814b94): a lookup
  *                       that references the node between an eviction's
  *                       hl_try_rel_interlock and that test finds it
  *                       loaded (node_load's idempotent path) without
  *                       the cache's reference.
+ *   BUG_DONE_CLEARS_CHECK  hl_rel_interlock_done clears CHECK even when
+ *                       references remain: a lookup that got in during
+ *                       an unload holds word 1 on an unloaded node, the
+ *                       word hl_get_node()'s 1 -> 2 guess takes for a
+ *                       resident one (property 8).
  * -DWITNESS=n: reachability probe n fails the run when reached (PROBE):
  *   1  node_dispose unloads a node that a lookup referenced after the
  *      eviction took the cache's reference (the path of the fix)
@@ -345,10 +354,14 @@ inline rel_interlock_done()
 {
 	atomic {
 		assert(HOLDS_IL);
+#ifdef BUG_DONE_CLEARS_CHECK
+		w = w & ~(LOCKED | WANTED | CHECK);
+#else
 		if
 		:: CNT(w) == 0 -> w = w & ~(LOCKED | WANTED | CHECK)
 		:: else -> w = w & ~(LOCKED | WANTED)
 		fi;
+#endif
 		ghost_release()
 	}
 }
@@ -731,6 +744,12 @@ proctype flusher(byte n)
 /* property 3: no interlock, so loaded == resident == the cache's ref */
 #define RESOK	(owner != NOBODY || (loaded == resident && \
 		 loaded == cacheref))
+/*
+ * property 8: a word of exactly 1 (one reference, no flags) is a
+ * resident, loaded node's: what hl_get_node() relies on when its 1 -> 2
+ * guess succeeds (it then checks the key only: resident means linked)
+ */
+#define IDLEOK	(w != 1 || (loaded && resident && cacheref))
 /* property 6: the buffer reference follows loaded */
 #define BUFOK	(bufref <= bufpend + 1 && \
 		 (owner != NOBODY || bufref == bufpend + loaded))
@@ -744,7 +763,8 @@ proctype flusher(byte n)
 proctype monitor()
 {
 	bool refs_count_wrong, interlock_wrong, dead_word_wrong,
-	    resident_without_cache_ref, buffer_ref_wrong;
+	    resident_without_cache_ref, buffer_ref_wrong,
+	    idle_word_not_resident;
 
 end:	if
 #if CHECKS >= 1
@@ -755,6 +775,7 @@ end:	if
 #endif
 #if CHECKS >= 2
 	CHECKED(RESOK, resident_without_cache_ref)
+	CHECKED(IDLEOK, idle_word_not_resident)
 #endif
 	:: false
 	fi
