@@ -215,8 +215,9 @@ node_rel_slow(struct hl_node *n, uint32_t lv)
  * Debug builds: n is a node the caller got from hl_get_node() (or
  * hl_ref_node()) and still holds, so it is loaded, resident and linked,
  * and its word counts the caller's reference and the cache's: fatal,
- * naming the node, if not.  Not for a lookup's release of an object that turned out
- * to be another key's (hl__node_release_obj): that one may be anything.
+ * naming the node, if not.  Not for a lookup's release of an object that
+ * turned out to be another key's (hl__node_release_obj): that one may be
+ * anything.
  */
 static void
 node_check_held(struct hl_node *n, const char *func)
