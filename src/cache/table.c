@@ -52,13 +52,6 @@ tbl_onum(const struct hl_table *t, const struct hl_obj *o)
 	return ((uintptr_t)o - t->ebase) >> 6;
 }
 
-/* o's index entry (see struct hl_tbl_line). */
-static inline uint64_t
-tbl_entry(const struct hl_table *t, const struct hl_obj *o)
-{
-	return tbl_onum(t, o) << 32 | hl__tbl_tag(hl__obj_key(o));
-}
-
 /* Is o one of the home slots (found there, not through the index)? */
 static inline bool
 tbl_is_home(const struct hl_table *t, const struct hl_obj *o)
@@ -76,11 +69,14 @@ tbl_index_add(struct hl_table *t, uint32_t b, struct hl_obj *o)
 	if (tbl_is_home(t, o))
 		return;
 
+	/* The number first: a reader that sees the tag sees it too. */
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
-		if (atomic_load_explicit(&ln->e[i], memory_order_relaxed) ==
+		if (atomic_load_explicit(&ln->tag[i], memory_order_relaxed) ==
 		    0) {
-			atomic_store_explicit(
-			    &ln->e[i], tbl_entry(t, o), memory_order_release);
+			atomic_store_explicit(&ln->onum[i],
+			    (uint32_t)tbl_onum(t, o), memory_order_relaxed);
+			atomic_store_explicit(&ln->tag[i],
+			    hl__tbl_tag(hl__obj_key(o)), memory_order_release);
 			return;
 		}
 }
@@ -96,16 +92,18 @@ tbl_index_del(struct hl_table *t, uint32_t b, struct hl_obj *o)
 	if (tbl_is_home(t, o))
 		return;
 
-	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-		uint64_t e =
-		    atomic_load_explicit(&ln->e[i], memory_order_relaxed);
-
-		if ((e >> 32) == num) {
+	/* A free entry's number may be a stale one: tags first. */
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		if (atomic_load_explicit(&ln->tag[i], memory_order_relaxed) !=
+			0 &&
+		    atomic_load_explicit(&ln->onum[i], memory_order_relaxed) ==
+			num) {
 			atomic_store_explicit(
-			    &ln->e[i], 0, memory_order_relaxed);
+			    &ln->tag[i], 0, memory_order_relaxed);
+			atomic_store_explicit(
+			    &ln->onum[i], 0, memory_order_relaxed);
 			return;
 		}
-	}
 }
 
 /*
@@ -374,14 +372,13 @@ hl__tbl_lookup(struct hl_table *t, uint64_t key)
 
 	if ((o = hl__tbl_home_find(t, b, key)) != NULL)
 		return o;
-	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-		uint64_t e =
-		    atomic_load_explicit(&ln->e[i], memory_order_acquire);
-
-		if ((uint32_t)e == tag &&
-		    hl__obj_key(o = hl__tbl_eobj(t, e)) == key)
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		if (atomic_load_explicit(&ln->tag[i], memory_order_acquire) ==
+			tag &&
+		    hl__obj_key(
+			o = hl__tbl_nobj(t, atomic_load_explicit(&ln->onum[i],
+						memory_order_relaxed))) == key)
 			return o;
-	}
 	o = atomic_load_explicit(&t->buckets[b], memory_order_acquire);
 	for (; o != NULL && ++hops <= HL_TBL_WALK_LIMIT;
 	     o = atomic_load_explicit(&o->hnext, memory_order_acquire))

@@ -79,20 +79,27 @@ struct hl_obj {
  * entries for the objects linked on those buckets' chains, so that a hit
  * reads one index line and the object's own line, as an open-address
  * table would, instead of walking a chain through other objects' lines.
- * An entry is one word: the key's 32-bit tag (hl__tbl_tag) in the low
- * half, and in the high half the object's place in the table's arena, in
- * 64-byte units, plus one; 0 is a free entry.  Half the size of (key,
- * pointer) pairs, so that more of a big table's index stays in the CPU
- * caches.  It is only a cache in front of the chains: written under the
- * buckets' shard mutex (the buckets of a line share one), read without a
- * lock, an entry may be stale or name another key with the same tag, and
- * every answer it gives is validated exactly as a chain walk's is (a
- * reference by hl_ref_live, then the object's own key and linked flag).
- * An object that finds no free entry in a full line lives on its chain
- * only and is found there.
+ * An entry is two 32-bit words, the key's tag (hl__tbl_tag; 0: a free
+ * entry) among the line's eight tags, and the object's place in the
+ * table's arena, in 64-byte units, plus one, among its eight numbers:
+ * half the size of (key, pointer) pairs, so that more of a big table's
+ * index stays in the CPU caches, and the tags side by side, so that the
+ * probe compares them as they lie (hl__tbl_line_mask).  A reader may see
+ * a tag and a number from different entries of a slot: as any stale
+ * entry, the number names some object of the table (0: the sentinel,
+ * hl__tbl_eobj) and the answer is validated.  As a value (what
+ * hl__tbl_line_match() returns) an entry is the number in the high half
+ * of a 64-bit word and the tag in the low.  It is only a cache in front of the
+ * chains: written under the buckets' shard mutex (the buckets of a line share
+ * one), read without a lock, an entry may be stale or name another key with the
+ * same tag, and every answer it gives is validated exactly as a chain walk's is
+ * (a reference by hl_ref_live, then the object's own key and linked flag). An
+ * object that finds no free entry in a full line lives on its chain only and is
+ * found there.
  */
 struct hl_tbl_line {
-	alignas(64) _Atomic uint64_t e[HL_TBL_LINE_SLOTS];
+	alignas(64) _Atomic uint32_t tag[HL_TBL_LINE_SLOTS];
+	_Atomic uint32_t onum[HL_TBL_LINE_SLOTS];
 };
 
 struct hl_table_shard {
@@ -249,8 +256,8 @@ hl__tbl_key_line(const struct hl_table *t, uint64_t key)
 /*
  * A key's tag in the index: bits 0-31 of the hash that the bucket comes
  * from (hl__tbl_bucket), so that one multiply gives both; the low bit is
- * set so that a tag is never 0 (a free entry's low half).  The
- * multiplier is odd, so two keys that differ in their low 32 bits have
+ * set so that a tag is never 0 (a free entry's).  The multiplier is
+ * odd, so two keys that differ in their low 32 bits have
  * different tags: only keys a multiple of 4 GiB apart (on a big volume,
  * or at one offset of two volumes) can share one, and then only if they
  * also share an index line.  A shared tag costs a lookup the chain walk,
@@ -281,19 +288,20 @@ hl__tbl_select(uint64_t e, uint64_t x, uint32_t tag)
 }
 
 /*
- * The first entry of line ln with tag, or 0: the exact probe, which never
- * branches on which entry matched (see hl__tbl_index_ref).  With SSE2,
- * the eight tags are compared at once and the match's position taken from
- * the compare mask; that entry is then read again, on its own, by an
- * atomic load, and returned whatever it now holds: the vector read is only
- * a hint.  An entry that changed in between is 0 (a miss: the caller
- * walks the chain, where a miss is the truth) or names some object of the
- * table, which the caller's identity check turns away, as it does any
- * stale entry.  18 instructions against the selects' 26, which matters
- * more than it seems: the shorter a hit, the more of the next hits fit in
- * the CPU's reorder window with their cache misses in flight.
- * ThreadSanitizer builds use the selects: the vector read of the atomic
- * entries would be, to it, a plain read racing their writers.
+ * The first entry of line ln with tag (number << 32 | tag), or 0: the
+ * exact probe, which never branches on which entry matched (see
+ * hl__tbl_index_ref).  With SSE2, the eight tags are compared at once
+ * and the match's position taken from the compare mask; that entry's
+ * number is then read, on its own, by an atomic load, whatever it now
+ * holds: the vector read is only a hint.  A number that changed in
+ * between is 0 (the sentinel: the caller walks the chain, where a miss
+ * is the truth) or names some object of the table, which the caller's
+ * identity check turns away, as it does any stale entry.  13
+ * instructions from the line to the object, which matters more than it
+ * seems: the shorter a hit, the more of the next hits fit in the CPU's
+ * reorder window with their cache misses in flight.  ThreadSanitizer
+ * builds use the selects: the vector read of the atomic tags would be,
+ * to it, a plain read racing their writers.
  */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -305,22 +313,31 @@ hl__tbl_select(uint64_t e, uint64_t x, uint32_t tag)
 #endif
 
 #ifdef HL_TBL_SIMD
+/*
+ * The number of the entry at the lowest set bit of a hl__tbl_line_mask()
+ * mask: that bit is twice the slot, so twice the bit is the number's
+ * byte offset (one addressing mode, no shift).
+ */
+static inline uint32_t
+hl__tbl_mask_onum(const struct hl_tbl_line *ln, unsigned m)
+{
+	const char *p =
+	    (const char *)ln->onum + 2 * (size_t)(unsigned)__builtin_ctz(m);
+
+	return atomic_load_explicit(
+	    (const _Atomic uint32_t *)(const void *)p, memory_order_relaxed);
+}
+
 /* The SSE2 compare: two mask bits per entry whose tag is tag, in order. */
 static inline unsigned
 hl__tbl_line_mask(const struct hl_tbl_line *ln, uint32_t tag)
 {
-	const __m128i *v = (const __m128i *)(const void *)ln->e;
-	__m128 a = _mm_castsi128_ps(_mm_load_si128(v + 0));
-	__m128 b = _mm_castsi128_ps(_mm_load_si128(v + 1));
-	__m128 c = _mm_castsi128_ps(_mm_load_si128(v + 2));
-	__m128 d = _mm_castsi128_ps(_mm_load_si128(v + 3));
+	const __m128i *v = (const __m128i *)(const void *)ln->tag;
 	__m128i tv = _mm_set1_epi32((int)tag);
-	/* The low halves: entries 0-3, then 4-7. */
-	__m128i lo = _mm_castps_si128(_mm_shuffle_ps(a, b, 0x88));
-	__m128i hi = _mm_castps_si128(_mm_shuffle_ps(c, d, 0x88));
 
 	return (unsigned)_mm_movemask_epi8(
-	    _mm_packs_epi32(_mm_cmpeq_epi32(lo, tv), _mm_cmpeq_epi32(hi, tv)));
+	    _mm_packs_epi32(_mm_cmpeq_epi32(_mm_load_si128(v + 0), tv),
+		_mm_cmpeq_epi32(_mm_load_si128(v + 1), tv)));
 }
 #endif
 
@@ -332,8 +349,7 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 
 	if (HL_UNLIKELY(m == 0))
 		return 0;
-	return atomic_load_explicit(
-	    &ln->e[(unsigned)__builtin_ctz(m) / 2], memory_order_acquire);
+	return (uint64_t)hl__tbl_mask_onum(ln, m) << 32 | tag;
 #else
 	uint64_t e = 0;
 	unsigned i;
@@ -342,7 +358,10 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 #pragma GCC unroll 8
 	for (i = HL_TBL_LINE_SLOTS; i-- > 0;) {
 		uint64_t x =
-		    atomic_load_explicit(&ln->e[i], memory_order_acquire);
+		    (uint64_t)atomic_load_explicit(
+			&ln->onum[i], memory_order_relaxed)
+			<< 32 |
+		    atomic_load_explicit(&ln->tag[i], memory_order_acquire);
 
 		e = hl__tbl_select(e, x, tag);
 	}
@@ -356,14 +375,20 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
  * NULL.
  */
 static inline struct hl_obj *
-hl__tbl_eobj(const struct hl_table *t, uint64_t e)
+hl__tbl_nobj(const struct hl_table *t, uint32_t num)
 {
-	struct hl_obj *o =
-	    (struct hl_obj *)(t->ebase + (uintptr_t)((e >> 32) << 6));
+	struct hl_obj *o = (struct hl_obj *)(t->ebase + ((uintptr_t)num << 6));
 
 	if (o == NULL) /* spares the callers a second test */
 		__builtin_unreachable();
 	return o;
+}
+
+/* The same, from an entry as a value (hl__tbl_line_match). */
+static inline struct hl_obj *
+hl__tbl_eobj(const struct hl_table *t, uint64_t e)
+{
+	return hl__tbl_nobj(t, (uint32_t)(e >> 32));
 }
 
 /*
@@ -382,9 +407,7 @@ hl__tbl_line_obj(
 
 	if (HL_UNLIKELY(m == 0))
 		return NULL;
-	return hl__tbl_eobj(
-	    t, atomic_load_explicit(&ln->e[(unsigned)__builtin_ctz(m) / 2],
-		   memory_order_acquire));
+	return hl__tbl_nobj(t, hl__tbl_mask_onum(ln, m));
 #else
 	uint64_t e = hl__tbl_line_match(ln, tag);
 
@@ -479,7 +502,6 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 	const struct hl_tbl_line *ln = hl__tbl_key_line(t, key);
 	uint32_t tag = hl__tbl_tag(key);
 	uint32_t b;
-	uint64_t e = 0;
 	struct hl_obj *o;
 	unsigned i;
 
@@ -500,16 +522,13 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 	if (!t->spec)
 		return hl__tbl_line_obj(t, ln, tag);
 #pragma GCC unroll 8
-	for (i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-		uint64_t x =
-		    atomic_load_explicit(&ln->e[i], memory_order_acquire);
-
-		if ((uint32_t)x == tag) {
-			e = x;
-			break;
-		}
-	}
-	return e != 0 ? hl__tbl_eobj(t, e) : NULL;
+	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		if (atomic_load_explicit(&ln->tag[i], memory_order_acquire) ==
+		    tag)
+			return hl__tbl_nobj(
+			    t, atomic_load_explicit(
+				   &ln->onum[i], memory_order_relaxed));
+	return NULL;
 }
 
 static inline struct hl_obj *

@@ -4,11 +4,14 @@
  * on random index lines (free entries, repeated tags, entries whose
  * object number equals the tag searched), the probe in use (the SSE2
  * one where the build has it) must give the answer of the plain
- * definition: the first entry whose low half is the tag, or 0.
+ * definition: the first entry whose tag is the one searched, with its
+ * object number, or 0; and hl__tbl_line_obj(), the hit path's form, the
+ * object that entry names (the sentinel for a number 0), or NULL.
  *
- * A wrong lane choice (the high halves compared instead of the low, or
- * the entries' order lost) fails here at once: the lines are built so
- * that every tag also appears as some entry's object number.
+ * A wrong lane choice (the numbers compared instead of the tags, or the
+ * entries' order lost) fails here at once: the lines are built so that
+ * every tag also appears as some entry's object number, and free
+ * entries keep numbers.
  *
  * Also the line a hit reads, hl__tbl_key_line(), taken from the hash
  * without the bucket's number: for random keys and every table size, it
@@ -27,16 +30,13 @@
 
 #define LINES 200000
 
-/* The definition, slot by slot. */
+/* The definition, slot by slot: number << 32 | tag, or 0. */
 static uint64_t
 ref_match(const struct hl_tbl_line *ln, uint32_t tag)
 {
-	for (unsigned i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-		uint64_t x = atomic_load(&ln->e[i]);
-
-		if ((uint32_t)x == tag)
-			return x;
-	}
+	for (unsigned i = 0; i < HL_TBL_LINE_SLOTS; i++)
+		if (atomic_load(&ln->tag[i]) == tag)
+			return (uint64_t)atomic_load(&ln->onum[i]) << 32 | tag;
 	return 0;
 }
 
@@ -85,7 +85,8 @@ main(int argc, char **argv)
 {
 	uint64_t seed = ht_seed(argc, argv), rng = seed;
 	static struct hl_tbl_line ln;
-	unsigned hits = 0, misses = 0, firsts = 0;
+	struct hl_table t;
+	unsigned hits = 0, misses = 0, firsts = 0, sentinels = 0;
 
 	printf("unit_table: probe %s, seed %" PRIu64 "\n",
 #ifdef HL_TBL_SIMD
@@ -95,6 +96,9 @@ main(int argc, char **argv)
 #endif
 	    ,
 	    seed);
+	/* For hl__tbl_line_obj(): only addresses are compared. */
+	memset(&t, 0, sizeof(t));
+	t.ebase = (uintptr_t)1 << 40;
 	for (unsigned n = 0; n < LINES; n++) {
 		uint32_t pool[4];
 		uint32_t tag;
@@ -104,13 +108,17 @@ main(int argc, char **argv)
 		 * object numbers. */
 		for (unsigned i = 0; i < 4; i++)
 			pool[i] = (uint32_t)ht_rand(&rng) | 1u;
+		/* A free entry (tag 0) may keep a stale number; an
+		 * entry's number may be 0 (freed under a reader). */
 		for (unsigned i = 0; i < HL_TBL_LINE_SLOTS; i++) {
-			uint64_t e = 0;
+			bool used = ht_rand_below(&rng, 4) != 0;
 
-			if (ht_rand_below(&rng, 4) != 0)
-				e = (uint64_t)pick_tag(&rng, pool, 4) << 32 |
-				    pick_tag(&rng, pool, 4);
-			atomic_store(&ln.e[i], e);
+			atomic_store(
+			    &ln.tag[i], used ? pick_tag(&rng, pool, 4) : 0);
+			atomic_store(
+			    &ln.onum[i], ht_rand_below(&rng, 16) == 0
+					     ? 0
+					     : pick_tag(&rng, pool, 4));
 		}
 		tag = ht_rand_below(&rng, 8) == 0 ? (uint32_t)ht_rand(&rng) | 1u
 						  : pick_tag(&rng, pool, 4);
@@ -120,18 +128,29 @@ main(int argc, char **argv)
 		    "line %u, tag %#x: probe gave %#" PRIx64
 		    ", the first matching entry is %#" PRIx64,
 		    n, tag, got, want);
+		/* The hit path's form: the object, the sentinel for a
+		 * number 0, NULL for no match. */
+		HT_CHECK(hl__tbl_line_obj(&t, &ln, tag) ==
+			     (want == 0 ? NULL : hl__tbl_eobj(&t, want)),
+		    "line %u, tag %#x: hl__tbl_line_obj gave %p, the "
+		    "first matching entry is %#" PRIx64,
+		    n, tag, (void *)hl__tbl_line_obj(&t, &ln, tag), want);
 		if (want == 0) {
 			misses++;
 		} else {
 			hits++;
-			firsts += atomic_load(&ln.e[0]) == want;
+			firsts += atomic_load(&ln.tag[0]) == tag;
+			sentinels += (want >> 32) == 0;
 		}
 	}
 	/* The lines above must have exercised both answers. */
-	HT_CHECK(hits > LINES / 4 && misses > LINES / 10 && firsts > 0,
-	    "too few cases: %u hits, %u misses", hits, misses);
-	printf(
-	    "unit_table: %u lines, %u hits, %u misses\n", LINES, hits, misses);
+	HT_CHECK(hits > LINES / 4 && misses > LINES / 10 && firsts > 0 &&
+		     sentinels > 0,
+	    "too few cases: %u hits (%u to the sentinel), %u misses", hits,
+	    sentinels, misses);
+	printf("unit_table: %u lines, %u hits (%u to the sentinel), %u "
+	       "misses\n",
+	    LINES, hits, sentinels, misses);
 	test_key_line(&rng);
 	ht_pass("unit_table", 1);
 	return 0;
