@@ -84,18 +84,19 @@ struct hl_obj {
  * table's arena, in 64-byte units, plus one, among its eight numbers:
  * half the size of (key, pointer) pairs, so that more of a big table's
  * index stays in the CPU caches, and the tags side by side, so that the
- * probe compares them as they lie (hl__tbl_line_mask).  A reader may see
- * a tag and a number from different entries of a slot: as any stale
- * entry, the number names some object of the table (0: the sentinel,
- * hl__tbl_eobj) and the answer is validated.  As a value (what
+ * probe compares them as they lie (hl__tbl_line_mask).  As a value (what
  * hl__tbl_line_match() returns) an entry is the number in the high half
- * of a 64-bit word and the tag in the low.  It is only a cache in front of the
- * chains: written under the buckets' shard mutex (the buckets of a line share
- * one), read without a lock, an entry may be stale or name another key with the
- * same tag, and every answer it gives is validated exactly as a chain walk's is
- * (a reference by hl_ref_live, then the object's own key and linked flag). An
- * object that finds no free entry in a full line lives on its chain only and is
- * found there.
+ * of a 64-bit word and the tag in the low.
+ *
+ * The index is only a cache in front of the chains: written under the
+ * buckets' shard mutex (the buckets of a line share one), read without a
+ * lock.  An entry may be stale or name another key with the same tag,
+ * and a reader may pair a slot's tag with the number of another entry
+ * that held the slot; any number names some object of the table (0: the
+ * sentinel, hl__tbl_nobj), and every answer is validated exactly as a
+ * chain walk's is (a reference by hl_ref_live, then the object's own
+ * key and linked flag).  An object that finds no free entry in a full
+ * line lives on its chain only and is found there.
  */
 struct hl_tbl_line {
 	alignas(64) _Atomic uint32_t tag[HL_TBL_LINE_SLOTS];
@@ -257,10 +258,10 @@ hl__tbl_key_line(const struct hl_table *t, uint64_t key)
  * A key's tag in the index: bits 0-31 of the hash that the bucket comes
  * from (hl__tbl_bucket), so that one multiply gives both; the low bit is
  * set so that a tag is never 0 (a free entry's).  The multiplier is
- * odd, so two keys that differ in their low 32 bits have
- * different tags: only keys a multiple of 4 GiB apart (on a big volume,
- * or at one offset of two volumes) can share one, and then only if they
- * also share an index line.  A shared tag costs a lookup the chain walk,
+ * odd, so two keys that differ in their low 32 bits have different
+ * tags: only keys a multiple of 4 GiB apart (on a big volume, or at one
+ * offset of two volumes) can share one, and then only if they also share
+ * an index line.  A shared tag costs a lookup the chain walk,
  * never a wrong answer (see hl__tbl_index_probe).
  */
 static inline uint32_t
@@ -370,9 +371,9 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 }
 
 /*
- * The object an index entry names: for 0, a free entry, the table's
- * sentinel, a DEAD object that no reference takes (tbl_arena_map).  Never
- * NULL.
+ * The object an index entry's number names: for 0 (a freed entry), the
+ * table's sentinel, a DEAD object that no reference takes
+ * (tbl_arena_map).  Never NULL.
  */
 static inline struct hl_obj *
 hl__tbl_nobj(const struct hl_table *t, uint32_t num)
