@@ -52,6 +52,16 @@ tbl_onum(const struct hl_table *t, const struct hl_obj *o)
 	return ((uintptr_t)o - t->ebase) >> 6;
 }
 
+/* A new object's header: a DEAD word (lookups refuse it) and key. */
+static void
+tbl_obj_dead(struct hl_obj *o, uint64_t key)
+{
+	hl_lock_init(&o->lock);
+	atomic_store_explicit(
+	    &o->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
+	atomic_store_explicit(&o->key, key, memory_order_relaxed);
+}
+
 /* Is o one of the home slots (found there, not through the index)? */
 static inline bool
 tbl_is_home(const struct hl_table *t, const struct hl_obj *o)
@@ -175,7 +185,6 @@ tbl_arena_map(struct hl_table *t, size_t homesize, bool huge)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	char *base, *arena;
-	struct hl_obj *s;
 
 	base = tbl_map(t->arena_size + HL_TBL_ARENA_STEP, PROT_NONE, huge);
 	if (base == NULL)
@@ -187,11 +196,7 @@ tbl_arena_map(struct hl_table *t, size_t homesize, bool huge)
 		munmap(base, t->arena_size + HL_TBL_ARENA_STEP);
 		return NULL;
 	}
-	s = (struct hl_obj *)(arena - 64);
-	hl_lock_init(&s->lock);
-	atomic_store_explicit(
-	    &s->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
-	atomic_store_explicit(&s->key, HL_TBL_NOKEY, memory_order_relaxed);
+	tbl_obj_dead((struct hl_obj *)(arena - 64), HL_TBL_NOKEY);
 	return arena;
 }
 
@@ -452,12 +457,7 @@ tbl_grow(struct hl_table *t)
 
 		if (t->xsize != 0)
 			o->ext = cold + i * t->xsize;
-
-		hl_lock_init(&o->lock);
-		atomic_store_explicit(
-		    &o->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
-		atomic_store_explicit(
-		    &o->key, HL_TBL_NOKEY, memory_order_relaxed);
+		tbl_obj_dead(o, HL_TBL_NOKEY);
 		o->fnext = head;
 		head = o;
 		if (tail == NULL)
@@ -496,10 +496,7 @@ tbl_home_claim(struct hl_table *t, uint64_t key)
 		return NULL;
 	if (t->xsize != 0)
 		o->ext = (char *)o + t->objsize; /* zeroed, like a chunk's */
-	hl_lock_init(&o->lock);
-	atomic_store_explicit(
-	    &o->lock.refs, HL_REFS_DEAD, memory_order_relaxed);
-	atomic_store_explicit(&o->key, key, memory_order_relaxed);
+	tbl_obj_dead(o, key);
 	return o;
 }
 

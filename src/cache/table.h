@@ -403,17 +403,11 @@ static inline struct hl_obj *
 hl__tbl_line_obj(
     const struct hl_table *t, const struct hl_tbl_line *ln, uint32_t tag)
 {
-#ifdef HL_TBL_SIMD
-	unsigned m = hl__tbl_line_mask(ln, tag);
-
-	if (HL_UNLIKELY(m == 0))
-		return NULL;
-	return hl__tbl_nobj(t, hl__tbl_mask_onum(ln, m));
-#else
+	/* tag != 0, so a match is never 0, whatever its number (inlined,
+	 * the compiler sees it and tests only the SSE2 mask). */
 	uint64_t e = hl__tbl_line_match(ln, tag);
 
 	return e != 0 ? hl__tbl_eobj(t, e) : NULL;
-#endif
 }
 
 /*
