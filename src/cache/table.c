@@ -79,12 +79,14 @@ tbl_index_add(struct hl_table *t, uint32_t b, struct hl_obj *o)
 	if (tbl_is_home(t, o))
 		return;
 
-	/* The number first: a reader that sees the tag sees it too. */
+	/* The number first: a reader that sees the tag sees it too.  Both
+	 * release: a reader that gets the number, with or without the tag,
+	 * sees the object as its allocator made it (hl__tbl_slot_num). */
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
 		if (atomic_load_explicit(&ln->tag[i], memory_order_relaxed) ==
 		    0) {
 			atomic_store_explicit(&ln->onum[i],
-			    (uint32_t)tbl_onum(t, o), memory_order_relaxed);
+			    (uint32_t)tbl_onum(t, o), memory_order_release);
 			atomic_store_explicit(&ln->tag[i],
 			    hl__tbl_tag(hl__obj_key(o)), memory_order_release);
 			return;
@@ -380,9 +382,8 @@ hl__tbl_lookup(struct hl_table *t, uint64_t key)
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
 		if (atomic_load_explicit(&ln->tag[i], memory_order_acquire) ==
 			tag &&
-		    hl__obj_key(
-			o = hl__tbl_nobj(t, atomic_load_explicit(&ln->onum[i],
-						memory_order_relaxed))) == key)
+		    hl__obj_key(o = hl__tbl_nobj(t, hl__tbl_slot_num(ln, i))) ==
+			key)
 			return o;
 	o = atomic_load_explicit(&t->buckets[b], memory_order_acquire);
 	for (; o != NULL && ++hops <= HL_TBL_WALK_LIMIT;

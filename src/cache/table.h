@@ -103,6 +103,19 @@ struct hl_tbl_line {
 	_Atomic uint32_t onum[HL_TBL_LINE_SLOTS];
 };
 
+/*
+ * Slot i's object number.  Acquire, pairing with the release that stores
+ * it (tbl_index_add): the number a reader gets may be newer than the tag
+ * it matched, so the tag's acquire does not cover it, and the object it
+ * names must be seen as its allocator made it (a DEAD word, never the
+ * zeroes of a chunk not yet set up).  A plain load on x86.
+ */
+static inline uint32_t
+hl__tbl_slot_num(const struct hl_tbl_line *ln, unsigned i)
+{
+	return atomic_load_explicit(&ln->onum[i], memory_order_acquire);
+}
+
 struct hl_table_shard {
 	pthread_mutex_t mtx;
 	char pad[64 - sizeof(pthread_mutex_t) % 64];
@@ -325,8 +338,9 @@ hl__tbl_mask_onum(const struct hl_tbl_line *ln, unsigned m)
 	const char *p =
 	    (const char *)ln->onum + 2 * (size_t)(unsigned)__builtin_ctz(m);
 
+	/* Acquire: see hl__tbl_slot_num. */
 	return atomic_load_explicit(
-	    (const _Atomic uint32_t *)(const void *)p, memory_order_relaxed);
+	    (const _Atomic uint32_t *)(const void *)p, memory_order_acquire);
 }
 
 /* The SSE2 compare: two mask bits per entry whose tag is tag, in order. */
@@ -358,11 +372,9 @@ hl__tbl_line_match(const struct hl_tbl_line *ln, uint32_t tag)
 	/* Select, not branch: a conditional move per entry. */
 #pragma GCC unroll 8
 	for (i = HL_TBL_LINE_SLOTS; i-- > 0;) {
-		uint64_t x =
-		    (uint64_t)atomic_load_explicit(
-			&ln->onum[i], memory_order_relaxed)
-			<< 32 |
+		uint32_t tg =
 		    atomic_load_explicit(&ln->tag[i], memory_order_acquire);
+		uint64_t x = (uint64_t)hl__tbl_slot_num(ln, i) << 32 | tg;
 
 		e = hl__tbl_select(e, x, tag);
 	}
@@ -520,9 +532,7 @@ hl__tbl_index_probe(struct hl_table *t, uint64_t key)
 	for (i = 0; i < HL_TBL_LINE_SLOTS; i++)
 		if (atomic_load_explicit(&ln->tag[i], memory_order_acquire) ==
 		    tag)
-			return hl__tbl_nobj(
-			    t, atomic_load_explicit(
-				   &ln->onum[i], memory_order_relaxed));
+			return hl__tbl_nobj(t, hl__tbl_slot_num(ln, i));
 	return NULL;
 }
 
