@@ -644,7 +644,7 @@ inline release()
 proctype user(byte n)
 {
 	int lv;
-	bool r, took, idle, pend, d, res, got, fresh, fast, f, failed;
+	bool r, took, idle, pend, d, res, got, fresh, f, failed;
 
 	do
 	:: n > 0 ->
